@@ -1,0 +1,146 @@
+import type { Pool, PoolClient } from 'pg';
+import { assertSchemaNames, quoteIdent, type SchemaNames } from './identifiers';
+
+/**
+ * Schema migrations, append-only: a released migration is never edited, a change is
+ * a new entry. Each runs inside the single migration transaction, after the advisory
+ * lock, so concurrent starts (several config nodes, several Node-RED instances) apply
+ * each version exactly once and everyone else waits, then finds it applied.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: (s: Quoted) => string;
+}
+
+/** Quoted schema names, ready to interpolate. */
+type Quoted = Record<keyof SchemaNames, string>;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'ledger, runs, batch progress and bronze records',
+    sql: ({ medallion, bronze, silver, gold }) => `
+      CREATE SCHEMA IF NOT EXISTS ${bronze};
+      CREATE SCHEMA IF NOT EXISTS ${silver};
+      CREATE SCHEMA IF NOT EXISTS ${gold};
+
+      CREATE TABLE ${medallion}.files (
+        sha256        text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        name          text NOT NULL,
+        size          bigint NOT NULL CHECK (size >= 0),
+        state         text NOT NULL CHECK (state IN ('claimed', 'loaded', 'quarantined', 'failed')),
+        claimed_by    text,
+        lease_until   timestamptz,
+        run_id        uuid,
+        error         text,
+        first_seen_at timestamptz NOT NULL DEFAULT now(),
+        claimed_at    timestamptz,
+        finished_at   timestamptz,
+        updated_at    timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX files_state_idx ON ${medallion}.files (state, lease_until);
+
+      CREATE TABLE ${medallion}.runs (
+        run_id           uuid PRIMARY KEY,
+        source           text NOT NULL,
+        source_key       text,
+        started_at       timestamptz NOT NULL DEFAULT now(),
+        finished_at      timestamptz,
+        status           text NOT NULL DEFAULT 'running'
+                         CHECK (status IN ('running', 'complete', 'failed')),
+        rows_read        bigint NOT NULL DEFAULT 0,
+        rows_skipped     bigint NOT NULL DEFAULT 0,
+        rows_inserted    bigint NOT NULL DEFAULT 0,
+        rows_duplicate   bigint NOT NULL DEFAULT 0,
+        rows_quarantined bigint NOT NULL DEFAULT 0,
+        duration_ms      bigint,
+        error            text
+      );
+      CREATE INDEX runs_started_idx ON ${medallion}.runs (started_at DESC);
+
+      CREATE TABLE ${medallion}.batches (
+        source_key   text NOT NULL,
+        batch        integer NOT NULL CHECK (batch >= 0),
+        layer        text NOT NULL,
+        run_id       uuid,
+        rows_in      integer NOT NULL CHECK (rows_in >= 0),
+        inserted     integer NOT NULL CHECK (inserted >= 0),
+        duplicate    integer NOT NULL CHECK (duplicate >= 0),
+        quarantined  integer NOT NULL DEFAULT 0 CHECK (quarantined >= 0),
+        last         boolean NOT NULL DEFAULT false,
+        committed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (source_key, batch, layer)
+      );
+      CREATE INDEX batches_run_idx ON ${medallion}.batches (run_id);
+
+      CREATE TABLE ${bronze}.records (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        source_kind text NOT NULL,
+        source_key  text NOT NULL,
+        source_name text,
+        line_no     bigint NOT NULL,
+        raw         bytea NOT NULL,
+        run_id      uuid,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT records_source_line_key UNIQUE (source_key, line_no)
+      );
+      CREATE INDEX records_run_idx ON ${bronze}.records (run_id);
+    `,
+  },
+];
+
+function quoteAll(s: SchemaNames): Quoted {
+  return {
+    medallion: quoteIdent(s.medallion),
+    bronze: quoteIdent(s.bronze),
+    silver: quoteIdent(s.silver),
+    gold: quoteIdent(s.gold),
+  };
+}
+
+export interface MigrationResult {
+  applied: number[];
+  current: number;
+}
+
+/** Applies every pending migration in one transaction under `pg_advisory_xact_lock`. */
+export async function migrate(pool: Pool, schemas: SchemaNames): Promise<MigrationResult> {
+  const q = quoteAll(assertSchemaNames(schemas));
+  const client: PoolClient = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+      `node-red-iot-medallion/migrations/${schemas.medallion}`,
+    ]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q.medallion}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${q.medallion}.schema_migrations (
+      version    integer PRIMARY KEY,
+      name       text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const { rows } = await client.query<{ version: number }>(
+      `SELECT version FROM ${q.medallion}.schema_migrations`,
+    );
+    const done = new Set(rows.map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql(q));
+      await client.query(`INSERT INTO ${q.medallion}.schema_migrations (version, name) VALUES ($1, $2)`, [
+        m.version,
+        m.name,
+      ]);
+      applied.push(m.version);
+    }
+    await client.query('COMMIT');
+    return { applied, current: MIGRATIONS[MIGRATIONS.length - 1].version };
+  } catch (err) {
+    failure = err as Error;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release(failure);
+  }
+}
