@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import {
+  asRecords,
+  copyChunks,
+  planWrite,
+  RecordShapeError,
+  WriteConfigError,
+} from '../../lib/pg/bulk-write';
+import type { ColumnInfo, TableInfo } from '../../lib/pg/table-info';
+
+function col(name: string, kind: ColumnInfo['kind'] = 'other', writable = true): ColumnInfo {
+  return { name, type: 'text', kind, notNull: false, hasDefault: false, writable };
+}
+
+function table(columns: ColumnInfo[], uniqueKeys: TableInfo['uniqueKeys']): TableInfo {
+  return {
+    ref: { schema: 'bronze', table: 'records' },
+    columns,
+    byName: new Map(columns.map((c) => [c.name, c])),
+    uniqueKeys,
+  };
+}
+
+const records = table(
+  [col('id', 'other', false), col('source_key'), col('line_no'), col('raw', 'bytea'), col('run_id')],
+  [
+    { name: 'records_pkey', primary: true, columns: ['id'] },
+    { name: 'records_source_line_key', primary: false, columns: ['source_key', 'line_no'] },
+  ],
+);
+
+describe('lib/pg/bulk-write planning', () => {
+  it('writes the columns the records have and reports the other fields', () => {
+    const plan = planWrite(records, new Set(['source_key', 'line_no', 'raw', 'quality', 'id']), {
+      table: records.ref,
+      onConflict: 'nothing',
+    });
+    assert.deepEqual(
+      plan.columns.map((c) => c.name),
+      ['source_key', 'line_no', 'raw'],
+    );
+    assert.deepEqual(plan.ignoredFields, ['id', 'quality']);
+    assert.deepEqual(plan.key, ['source_key', 'line_no']);
+    assert.match(
+      plan.createStage,
+      /^CREATE TEMP TABLE medallion_stage ON COMMIT DROP AS SELECT "source_key"/,
+    );
+    assert.equal(
+      plan.copy,
+      'COPY medallion_stage ("source_key", "line_no", "raw", medallion_ord) FROM STDIN',
+    );
+    assert.match(plan.insert, /ON CONFLICT \("source_key", "line_no"\) DO NOTHING RETURNING 1/);
+    assert.match(plan.insert, /ORDER BY medallion_ord/);
+  });
+
+  it('collapses in-batch duplicates to the last record for DO UPDATE', () => {
+    const plan = planWrite(records, new Set(['source_key', 'line_no', 'raw', 'run_id']), {
+      table: records.ref,
+      onConflict: 'update',
+    });
+    assert.match(plan.insert, /SELECT DISTINCT ON \("source_key", "line_no"\)/);
+    assert.match(plan.insert, /ORDER BY "source_key", "line_no", medallion_ord DESC/);
+    assert.match(
+      plan.insert,
+      /DO UPDATE SET "raw" = EXCLUDED\."raw", "run_id" = EXCLUDED\."run_id" WHERE ROW/,
+    );
+    assert.doesNotMatch(plan.insert, /"source_key" = EXCLUDED/);
+  });
+
+  it('falls back to DO NOTHING when every written column is in the key', () => {
+    const plan = planWrite(records, new Set(['source_key', 'line_no']), {
+      table: records.ref,
+      onConflict: 'update',
+    });
+    assert.match(plan.insert, /DO NOTHING/);
+  });
+
+  it('uses the named key columns and checks them', () => {
+    const fields = new Set(['source_key', 'line_no', 'raw']);
+    const plan = planWrite(records, fields, {
+      table: records.ref,
+      onConflict: 'nothing',
+      keyColumns: ['line_no', 'source_key'],
+    });
+    assert.deepEqual(plan.key, ['source_key', 'line_no']);
+    assert.throws(
+      () => planWrite(records, fields, { table: records.ref, onConflict: 'nothing', keyColumns: ['raw'] }),
+      /key columns \(raw\) are not a unique key of bronze.records; its unique keys: \(id\), \(source_key, line_no\)/,
+    );
+    assert.throws(
+      () =>
+        planWrite(records, new Set(['raw']), {
+          table: records.ref,
+          onConflict: 'nothing',
+          keyColumns: ['id'],
+        }),
+      /no value for key column\(s\) id/,
+    );
+  });
+
+  it('refuses a batch that covers no unique key, and a table without one', () => {
+    assert.throws(
+      () => planWrite(records, new Set(['raw']), { table: records.ref, onConflict: 'nothing' }),
+      (err: Error) => err instanceof WriteConfigError && /covers none of the unique keys/.test(err.message),
+    );
+    const noKey = table([col('a')], []);
+    assert.throws(
+      () => planWrite(noKey, new Set(['a']), { table: noKey.ref, onConflict: 'nothing' }),
+      /has no unique key: pg-write needs one/,
+    );
+  });
+
+  it('restricts to configured columns and rejects unknown or generated ones', () => {
+    const plan = planWrite(records, new Set(['source_key', 'line_no', 'raw']), {
+      table: records.ref,
+      onConflict: 'nothing',
+      columns: ['source_key', 'line_no'],
+    });
+    assert.deepEqual(plan.ignoredFields, ['raw']);
+    assert.throws(
+      () => planWrite(records, new Set(), { table: records.ref, onConflict: 'nothing', columns: ['nope'] }),
+      /column nope does not exist in bronze.records/,
+    );
+    assert.throws(
+      () => planWrite(records, new Set(), { table: records.ref, onConflict: 'nothing', columns: ['id'] }),
+      /generated and cannot be written/,
+    );
+  });
+
+  it('says which fields it saw when none matches', () => {
+    assert.throws(
+      () => planWrite(records, new Set(['temp', 'hum']), { table: records.ref, onConflict: 'nothing' }),
+      /no field of the records matches a column of bronze.records \(record fields: temp, hum\)/,
+    );
+  });
+
+  it('streams COPY lines with the batch position as the last field', () => {
+    const cols = [col('source_key'), col('raw', 'bytea')];
+    const text = [
+      ...copyChunks([{ source_key: 'k\t1', raw: Buffer.from('a') }, { source_key: null }], cols),
+    ].join('');
+    assert.equal(text, 'k\\t1\t\\\\x61\t0\n\\N\t\\N\t1\n');
+    const many = Array.from({ length: 1000 }, (_, i) => ({ source_key: `key-${i}`, raw: 'x'.repeat(100) }));
+    const chunks = [...copyChunks(many, cols, 4096)];
+    assert.ok(chunks.length > 10);
+    assert.equal(chunks.join('').split('\n').length - 1, 1000);
+  });
+
+  it('accepts a batch or a single record and names what is wrong otherwise', () => {
+    assert.deepEqual(asRecords({ a: 1 }), [{ a: 1 }]);
+    assert.deepEqual(asRecords([{ a: 1 }, { a: 2 }]), [{ a: 1 }, { a: 2 }]);
+    assert.deepEqual(asRecords([]), []);
+    assert.throws(() => asRecords('text'), RecordShapeError);
+    assert.throws(() => asRecords('text'), /msg.payload is string: send an object/);
+    assert.throws(() => asRecords([{ a: 1 }, 5]), /record 1 of the batch is number/);
+    assert.throws(() => asRecords([null]), /record 0 of the batch is null/);
+    assert.throws(() => asRecords([[1]]), /record 0 of the batch is an array/);
+  });
+});
