@@ -1,0 +1,60 @@
+import type { NodeMessage } from 'node-red';
+import helper from 'node-red-node-test-helper';
+
+helper.init(require.resolve('node-red'));
+
+export { helper };
+
+/** The next message a helper node receives (rejects after `ms`). */
+export function nextMessage<T extends NodeMessage = NodeMessage & Record<string, unknown>>(
+  id: string,
+  ms = 10_000,
+): Promise<T> {
+  const node = helper.getNode(id) as unknown as NodeJS.EventEmitter;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no message on ${id} within ${ms} ms`)), ms);
+    node.once('input', (msg: T) => {
+      clearTimeout(timer);
+      resolve(msg);
+    });
+  });
+}
+
+/** `count` messages in arrival order. */
+export function messages<T extends NodeMessage = NodeMessage & Record<string, unknown>>(
+  id: string,
+  count: number,
+  ms = 10_000,
+): Promise<T[]> {
+  const node = helper.getNode(id) as unknown as NodeJS.EventEmitter;
+  const got: T[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${got.length} of ${count} messages on ${id} within ${ms} ms`)),
+      ms,
+    );
+    const onInput = (msg: T) => {
+      got.push(msg);
+      if (got.length === count) {
+        clearTimeout(timer);
+        node.off('input', onInput);
+        resolve(got);
+      }
+    };
+    node.on('input', onInput);
+  });
+}
+
+/** The arguments of every `status()` call a node made so far. */
+export function statuses(id: string): Array<{ fill?: string; shape?: string; text?: string }> {
+  const spy = (helper.getNode(id) as unknown as { status: { args: unknown[][] } }).status;
+  return spy.args.map((a) => a[0] as { fill?: string; shape?: string; text?: string });
+}
+
+export async function waitFor(check: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
