@@ -1,0 +1,141 @@
+/**
+ * `npm start`: Node-RED 4.1 with this pack and the bundled flow, on the PostgreSQL
+ * from DATABASE_URL or, when unset, an embedded one under MEDALLION_HOME.
+ *
+ * Node-RED runs as a child process with the pack linked into its userDir, exactly as
+ * a user's Node-RED would load an installed pack. On Ctrl-C / SIGTERM, Node-RED stops
+ * first (its nodes flush and close), then the embedded PostgreSQL, so nothing is left
+ * running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { get } from 'node:http';
+import { join, resolve } from 'node:path';
+import { redactUrl } from '../lib/pg/connection';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
+
+const repoRoot = resolve(__dirname, '..', '..');
+const PACKAGE = 'node-red-iot-medallion';
+const STOP_TIMEOUT_MS = 30_000;
+
+function say(line: string): void {
+  console.log(`[medallion] ${line}`);
+}
+
+/** Links this repository into `<userDir>/node_modules` and seeds flows.json from flows/medallion.json. */
+function prepareUserDir(userDir: string): void {
+  const modules = join(userDir, 'node_modules');
+  mkdirSync(modules, { recursive: true });
+  const link = join(modules, PACKAGE);
+  if (existsSync(link) || isDanglingLink(link)) unlinkSync(link);
+  symlinkSync(repoRoot, link, 'dir');
+  const flows = join(userDir, 'flows.json');
+  if (!existsSync(flows)) {
+    copyFileSync(join(repoRoot, 'flows', 'medallion.json'), flows);
+    say(`flows: ${flows} (copied from flows/medallion.json)`);
+  } else {
+    say(`flows: ${flows} (your edited copy; delete it to get flows/medallion.json back)`);
+  }
+}
+
+function isDanglingLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves when the editor answers HTTP, or rejects when Node-RED exits first. */
+function editorUp(url: string, child: ChildProcess): Promise<void> {
+  return new Promise((resolveUp, reject) => {
+    let done = false;
+    child.once('exit', (code) => {
+      if (!done) reject(new Error(`Node-RED exited (code ${code}) before the editor was up`));
+      done = true;
+    });
+    const attempt = () => {
+      if (done) return;
+      get(url, (res) => {
+        res.resume();
+        if (!done && res.statusCode && res.statusCode < 500) {
+          done = true;
+          resolveUp();
+        } else setTimeout(attempt, 250);
+      }).on('error', () => setTimeout(attempt, 250));
+    };
+    attempt();
+  });
+}
+
+async function main(): Promise<number> {
+  const home = resolve(process.env.MEDALLION_HOME || join(repoRoot, '.medallion'));
+  mkdirSync(home, { recursive: true });
+  const env: NodeJS.ProcessEnv = { ...process.env };
+
+  let pg: EmbeddedPostgres | undefined;
+  if (env.DATABASE_URL) {
+    say(`PostgreSQL: ${redactUrl(env.DATABASE_URL)} (from DATABASE_URL; no embedded server started)`);
+  } else {
+    pg = await startEmbeddedPostgres(join(home, 'postgres'));
+    env.DATABASE_URL = pg.url;
+    say(
+      `PostgreSQL: embedded PostgreSQL ${pg.version} on 127.0.0.1:${pg.port}, data in ${pg.dataDir}` +
+        (pg.reused ? ' (already running from an earlier start; taken over)' : ''),
+    );
+  }
+
+  try {
+    return await runNodeRed(home, env, Boolean(pg));
+  } finally {
+    await pg?.stop().then(
+      () => say('embedded PostgreSQL stopped'),
+      (err: Error) => say(`stopping the embedded PostgreSQL failed: ${err.message}`),
+    );
+  }
+}
+
+/** Runs Node-RED until it exits; resolves with the launcher's exit code. */
+async function runNodeRed(home: string, env: NodeJS.ProcessEnv, embedded: boolean): Promise<number> {
+  const userDir = join(home, 'node-red');
+  prepareUserDir(userDir);
+  env.MEDALLION_USER_DIR = userDir;
+  const host = env.HOST || '127.0.0.1';
+  const port = Number(env.PORT || 1880);
+  const child = spawn(
+    process.execPath,
+    [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', join(__dirname, 'settings.js')],
+    { stdio: 'inherit', env },
+  );
+
+  let stopping = false;
+  const exited = new Promise<number>((resolveExit) =>
+    child.once('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0))),
+  );
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping Node-RED${embedded ? ', then the embedded PostgreSQL' : ''}…`);
+    child.kill(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS).unref();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+
+  const browseHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const editorUrl = `http://${browseHost.includes(':') ? `[${browseHost}]` : browseHost}:${port}/`;
+  editorUp(editorUrl, child).then(
+    () => say(`editor: ${editorUrl}`),
+    (err: Error) => say(err.message),
+  );
+
+  const code = await exited;
+  return stopping ? 0 : code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`[medallion] cannot start: ${err.message}`);
+    process.exit(1);
+  },
+);

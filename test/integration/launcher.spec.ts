@@ -1,0 +1,152 @@
+/**
+ * `npm start` as a newcomer runs it: embedded PostgreSQL when DATABASE_URL is unset,
+ * the editor up with the bundled flow writing, a clean stop on Ctrl-C / SIGTERM with
+ * no process left behind, and the data kept for the next start.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createTestDatabase, query } from '../support/db';
+import {
+  alive,
+  descendantsOf,
+  freePort,
+  httpGet,
+  poll,
+  processesMentioning,
+  spawnCollecting,
+  type Spawned,
+} from '../support/processes';
+
+const repo = resolve(__dirname, '..', '..');
+const launcher = join(repo, 'dist', 'bin', 'start.js');
+
+describe('npm start launcher', function () {
+  this.timeout(240_000);
+  let home: string;
+  let running: Spawned | undefined;
+
+  before(() => {
+    assert.ok(existsSync(launcher), 'dist/ is missing: `npm test` builds it (npm run build)');
+    const parent = mkdtempSync(join(tmpdir(), 'medallion-start-'));
+    chmodSync(parent, 0o755);
+    home = join(parent, 'home');
+  });
+
+  afterEach(async () => {
+    if (running && running.child.exitCode === null) {
+      process.kill(-running.child.pid!, 'SIGKILL');
+    }
+    running = undefined;
+  });
+
+  after(() => {
+    for (const pid of processesMentioning(home)) process.kill(pid, 'SIGKILL');
+    rmSync(resolve(home, '..'), { recursive: true, force: true });
+  });
+
+  async function start(env: NodeJS.ProcessEnv): Promise<{ s: Spawned; port: number }> {
+    const port = await freePort();
+    const childEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      MEDALLION_HOME: home,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...env,
+    };
+    if (!('DATABASE_URL' in env)) delete childEnv.DATABASE_URL;
+    // detached: its own process group, like a shell job, so a Ctrl-C can be sent to all of it
+    const s = spawnCollecting(process.execPath, [launcher], { env: childEnv, detached: true });
+    running = s;
+    await s.waitFor(new RegExp(`\\[medallion\\] editor: http://127\\.0\\.0\\.1:${port}/`), 120_000);
+    return { s, port };
+  }
+
+  function embeddedUrl(): string {
+    const state = JSON.parse(readFileSync(join(home, 'postgres.json'), 'utf8')) as {
+      port: number;
+      password: string;
+    };
+    return `postgres://postgres:${state.password}@127.0.0.1:${state.port}/medallion`;
+  }
+
+  const bronzeCount = async (url: string) =>
+    (await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM bronze.records'))[0].n;
+
+  it('starts an embedded PostgreSQL, serves the editor with the bundled flow, and stops cleanly on Ctrl-C', async () => {
+    const { s, port } = await start({});
+    const out = s.output();
+    assert.match(
+      out,
+      /\[medallion\] PostgreSQL: embedded PostgreSQL \d+\.\d+ on 127\.0\.0\.1:\d+, data in .*\/home\/postgres\/data/,
+    );
+    assert.match(out, /flows: .*flows\.json \(copied from flows\/medallion\.json\)/);
+    assert.doesNotMatch(
+      out,
+      new RegExp(JSON.parse(readFileSync(join(home, 'postgres.json'), 'utf8')).password),
+    );
+
+    const editor = await httpGet(`http://127.0.0.1:${port}/`);
+    assert.equal(editor.status, 200);
+    assert.match(editor.body, /Node-RED/);
+    const flows = JSON.parse((await httpGet(`http://127.0.0.1:${port}/flows`)).body) as Array<{
+      type: string;
+    }>;
+    assert.ok(flows.some((n) => n.type === 'medallion-pg-write'));
+    assert.ok(flows.some((n) => n.type === 'medallion-pg-config'));
+
+    const url = embeddedUrl();
+    const stored = await poll(
+      async () => ((await bronzeCount(url)) > 0 ? bronzeCount(url) : undefined),
+      30_000,
+      'rows in bronze',
+    );
+    assert.ok(stored >= 12);
+    const nodeRed = descendantsOf(s.child.pid!);
+    const postgres = processesMentioning(join(home, 'postgres', 'data'));
+    assert.ok(nodeRed.length >= 1, 'Node-RED runs as a child of the launcher');
+    assert.equal(postgres.length, 1, 'one postmaster runs on the data directory');
+
+    process.kill(-s.child.pid!, 'SIGINT');
+    assert.equal(await s.exited(60_000), 0);
+    assert.match(s.output(), /SIGINT: stopping Node-RED, then the embedded PostgreSQL/);
+    assert.match(s.output(), /embedded PostgreSQL stopped/);
+    assert.deepEqual(alive([...nodeRed, ...postgres]), [], 'no process left behind');
+    assert.deepEqual(processesMentioning(home), []);
+  });
+
+  it('reuses the embedded data on the next start and stops on SIGTERM', async () => {
+    const { s } = await start({});
+    assert.doesNotMatch(s.output(), /taken over/, 'the first start left no server running');
+    assert.match(s.output(), /your edited copy; delete it to get flows\/medallion\.json back/);
+    const n = await bronzeCount(embeddedUrl());
+    assert.ok(n >= 12, `rows from the first start are still there (${n})`);
+    const children = descendantsOf(s.child.pid!);
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exited(60_000), 0);
+    assert.deepEqual(alive(children), []);
+    assert.deepEqual(processesMentioning(home), []);
+  });
+
+  it('uses DATABASE_URL when set and starts no embedded server', async () => {
+    const db = await createTestDatabase('launcher');
+    try {
+      const { s } = await start({ DATABASE_URL: db.url });
+      assert.match(
+        s.output(),
+        /PostgreSQL: postgres:\/\/.* \(from DATABASE_URL; no embedded server started\)/,
+      );
+      assert.deepEqual(processesMentioning(join(home, 'postgres')), [], 'no embedded postgres runs');
+      await poll(
+        async () => ((await bronzeCount(db.url)) > 0 ? true : undefined),
+        30_000,
+        'rows in the DATABASE_URL database',
+      );
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exited(60_000), 0);
+    } finally {
+      await db.drop();
+    }
+  });
+});
