@@ -1,0 +1,39 @@
+# Node-RED 4.1 (official image) with this pack installed and the bundled flow deployed.
+#
+#   docker build -t node-red-iot-medallion .
+#   docker run -p 1880:1880 \
+#     -e DATABASE_URL=postgres://medallion@db.example:5432/medallion \
+#     -e NODE_RED_CREDENTIAL_SECRET=<a long random string> \
+#     -e NODE_RED_ADMIN_PASSWORD_HASH="$(npx node-red admin hash-pw)" \
+#     -v medallion_data:/data node-red-iot-medallion
+#
+# The image has no PostgreSQL of its own: DATABASE_URL must point at one (the pg-config
+# node of the flow reads ${DATABASE_URL}). Put a password in the URL or, better, in the
+# node's Password field (encrypted with NODE_RED_CREDENTIAL_SECRET).
+ARG NODE_RED_IMAGE=nodered/node-red:4.1.10-20
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json README.md ./
+COPY bin ./bin
+COPY lib ./lib
+COPY nodes ./nodes
+COPY icons ./icons
+COPY examples ./examples
+# prepack runs `npm run build`, so the tarball holds a fresh dist/
+RUN mkdir /pack && npm pack --pack-destination /pack
+
+FROM ${NODE_RED_IMAGE}
+COPY --from=build --chown=node-red:node-red /pack/ /tmp/pack/
+# /usr/src/node-red is the image's Node-RED install; modules installed there are loaded
+RUN cd /usr/src/node-red \
+ && npm install --omit=dev --no-audit --no-fund --no-update-notifier /tmp/pack/node-red-iot-medallion-*.tgz \
+ && rm -rf /tmp/pack
+COPY --from=build --chown=node-red:node-red /src/dist/bin/settings.js /data/settings.js
+COPY --chown=node-red:node-red flows/medallion.json /data/flows.json
+# Listen on all interfaces inside the container; settings.js warns when no admin login is set
+ENV HOST=0.0.0.0 \
+    PORT=1880
+EXPOSE 1880
