@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { inTransaction } from './client';
 import { assertSchemaNames, quoteIdent, type SchemaNames } from './identifiers';
 
 /**
@@ -107,10 +108,7 @@ export interface MigrationResult {
 /** Applies every pending migration in one transaction under `pg_advisory_xact_lock`. */
 export async function migrate(pool: Pool, schemas: SchemaNames): Promise<MigrationResult> {
   const q = quoteAll(assertSchemaNames(schemas));
-  const client: PoolClient = await pool.connect();
-  let failure: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
       `node-red-iot-medallion/migrations/${schemas.medallion}`,
     ]);
@@ -134,13 +132,6 @@ export async function migrate(pool: Pool, schemas: SchemaNames): Promise<Migrati
       ]);
       applied.push(m.version);
     }
-    await client.query('COMMIT');
     return { applied, current: MIGRATIONS[MIGRATIONS.length - 1].version };
-  } catch (err) {
-    failure = err as Error;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release(failure);
-  }
+  });
 }
