@@ -2,20 +2,37 @@ import type { Pool, PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
-import { copyField } from './copy-text';
-import { displayName, qualified, quoteIdent, type TableRef } from './identifiers';
-import { describeTable, type ColumnInfo, type TableInfo } from './table-info';
+import { inTransaction, withClient } from './client';
+import { describeError, errorColumn, isRowError } from './errors';
+import { displayName, type TableRef } from './identifiers';
+import { hasProgress, recordProgress, type ProgressKey, type ProgressRow } from './progress';
+import { describeTable, type TableInfo } from './table-info';
+import {
+  copyChunks,
+  fieldsOf,
+  planWrite,
+  type DbRecord,
+  type WriteOptions,
+  type WritePlan,
+} from './write-plan';
 
-export type ConflictAction = 'nothing' | 'update';
+export interface TableWriterOptions extends WriteOptions {
+  /** Where progress rows go (`medallion.batches`). */
+  progressTable: TableRef;
+  /** Try COPY straight into the table before the staging path (default true). */
+  fastPath?: boolean;
+}
 
-export interface WriteOptions {
-  table: TableRef;
-  /** `nothing`: keep the stored row; `update`: the batch's row wins (the last one of the batch per key). */
-  onConflict: ConflictAction;
-  /** The unique key to arbitrate on; default: the first unique key all of whose columns are written. */
-  keyColumns?: string[];
-  /** Columns to write; default: every writable table column that some record of the batch has. */
-  columns?: string[];
+/** A row the database refused, with its message; the rest of its batch was stored. */
+export interface RejectedRow {
+  /** Position in the batch. */
+  index: number;
+  record: DbRecord;
+  /** SQLSTATE, e.g. `22P02`. */
+  code?: string;
+  /** The column the server named, when it did. */
+  column?: string;
+  message: string;
 }
 
 export interface WriteResult {
@@ -26,186 +43,49 @@ export interface WriteResult {
   inserted: number;
   /** Rows that replaced a stored row with different values (`update` only). */
   updated: number;
-  /** Rows not inserted: their key was already stored or repeated inside the batch. */
+  /** Rows stored already, or repeated inside the batch: not inserted. */
   conflicted: number;
+  /** Rows the database refused; every other row of the batch is stored. */
+  rejected: RejectedRow[];
+  /** The batch's progress row as stored (first-commit counts), when the write had a progress key. */
+  progress?: ProgressRow;
+  /** How the rows went in: `direct` COPY, `staging` + INSERT, or `isolating` rejected rows. */
+  path: 'direct' | 'staging' | 'isolating' | 'none';
   durationMs: number;
   /** Record fields that match no writable column and were not written. */
   ignoredFields: string[];
 }
 
-export type DbRecord = Record<string, unknown>;
-
-export class WriteConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WriteConfigError';
-  }
+interface Counts {
+  inserted: number;
+  updated: number;
+  rejected: RejectedRow[];
 }
 
-export class RecordShapeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RecordShapeError';
-  }
-}
-
-export interface WritePlan {
-  columns: ColumnInfo[];
-  key: string[];
-  ignoredFields: string[];
-  createStage: string;
-  copy: string;
-  insert: string;
-}
-
-const STAGE = 'medallion_stage';
-const ORD = 'medallion_ord';
-
-/** Accepts a batch (array) or a single record, as every node of the pack does. */
-export function asRecords(payload: unknown): DbRecord[] {
-  const list = Array.isArray(payload) ? payload : [payload];
-  list.forEach((r, i) => {
-    if (r === null || typeof r !== 'object' || Array.isArray(r) || Buffer.isBuffer(r)) {
-      const got = r === null ? 'null' : Array.isArray(r) ? 'an array' : typeof r;
-      throw new RecordShapeError(
-        Array.isArray(payload)
-          ? `record ${i} of the batch is ${got}, not an object with one property per column`
-          : `msg.payload is ${got}: send an object (one record) or an array of objects (a batch)`,
-      );
-    }
-  });
-  return list as DbRecord[];
-}
-
-function fieldsOf(records: readonly DbRecord[]): Set<string> {
-  const fields = new Set<string>();
-  for (const r of records) for (const k in r) fields.add(k);
-  return fields;
-}
-
-function chooseKey(info: TableInfo, columns: ColumnInfo[], keyColumns: string[] | undefined): string[] {
-  const written = new Set(columns.map((c) => c.name));
-  const name = displayName(info.ref);
-  if (keyColumns && keyColumns.length) {
-    const match = info.uniqueKeys.find(
-      (k) => k.columns.length === keyColumns.length && k.columns.every((c) => keyColumns.includes(c)),
-    );
-    if (!match) {
-      throw new WriteConfigError(
-        `key columns (${keyColumns.join(', ')}) are not a unique key of ${name}; its unique keys: ${
-          info.uniqueKeys.map((k) => `(${k.columns.join(', ')})`).join(', ') || 'none'
-        }`,
-      );
-    }
-    const missing = keyColumns.filter((c) => !written.has(c));
-    if (missing.length) {
-      throw new WriteConfigError(`the batch has no value for key column(s) ${missing.join(', ')} of ${name}`);
-    }
-    return match.columns;
-  }
-  const usable = info.uniqueKeys.find((k) => k.columns.every((c) => written.has(c)));
-  if (!usable) {
-    throw new WriteConfigError(
-      info.uniqueKeys.length
-        ? `the batch covers none of the unique keys of ${name} (${info.uniqueKeys
-            .map((k) => `(${k.columns.join(', ')})`)
-            .join(', ')}): a replay could not be recognised, so nothing was written`
-        : `${name} has no unique key: pg-write needs one so that a replayed batch is not stored twice`,
-    );
-  }
-  return usable.columns;
-}
-
-/** Decides columns and conflict key for a batch and builds the three statements. Pure. */
-export function planWrite(info: TableInfo, fields: Set<string>, options: WriteOptions): WritePlan {
-  const name = displayName(info.ref);
-  let columns: ColumnInfo[];
-  if (options.columns && options.columns.length) {
-    columns = options.columns.map((c) => {
-      const col = info.byName.get(c);
-      if (!col) throw new WriteConfigError(`column ${c} does not exist in ${name}`);
-      if (!col.writable)
-        throw new WriteConfigError(`column ${c} of ${name} is generated and cannot be written`);
-      return col;
-    });
-  } else {
-    columns = info.columns.filter((c) => c.writable && fields.has(c.name));
-  }
-  if (!columns.length) {
-    throw new WriteConfigError(
-      `no field of the records matches a column of ${name} (record fields: ${[...fields].slice(0, 10).join(', ') || 'none'})`,
-    );
-  }
-  const chosen = new Set(columns.map((c) => c.name));
-  const ignoredFields = [...fields].filter((f) => !chosen.has(f)).sort();
-  const key = chooseKey(info, columns, options.keyColumns);
-
-  const target = qualified(info.ref);
-  const cols = columns.map((c) => quoteIdent(c.name));
-  const colList = cols.join(', ');
-  const keyList = key.map((k) => quoteIdent(k)).join(', ');
-  const createStage =
-    `CREATE TEMP TABLE ${STAGE} ON COMMIT DROP AS ` +
-    `SELECT ${colList}, 0::bigint AS ${ORD} FROM ${target} WITH NO DATA`;
-  const copy = `COPY ${STAGE} (${colList}, ${ORD}) FROM STDIN`;
-
-  const updatable = columns.filter((c) => !key.includes(c.name)).map((c) => quoteIdent(c.name));
-  let insert: string;
-  if (options.onConflict === 'update' && updatable.length) {
-    const set = updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ');
-    const changed =
-      `ROW(${updatable.map((c) => `t.${c}::text`).join(', ')}) IS DISTINCT FROM ` +
-      `ROW(${updatable.map((c) => `EXCLUDED.${c}::text`).join(', ')})`;
-    insert =
-      `WITH w AS (INSERT INTO ${target} AS t (${colList}) ` +
-      `SELECT DISTINCT ON (${keyList}) ${colList} FROM ${STAGE} ORDER BY ${keyList}, ${ORD} DESC ` +
-      `ON CONFLICT (${keyList}) DO UPDATE SET ${set} WHERE ${changed} ` +
-      `RETURNING (xmax = 0) AS fresh) ` +
-      `SELECT count(*) FILTER (WHERE fresh)::int AS inserted, count(*) FILTER (WHERE NOT fresh)::int AS updated FROM w`;
-  } else {
-    insert =
-      `WITH w AS (INSERT INTO ${target} (${colList}) ` +
-      `SELECT ${colList} FROM ${STAGE} ORDER BY ${ORD} ` +
-      `ON CONFLICT (${keyList}) DO NOTHING RETURNING 1) ` +
-      `SELECT count(*)::int AS inserted, 0 AS updated FROM w`;
-  }
-  return { columns, key, ignoredFields, createStage, copy, insert };
-}
-
-/** COPY text lines for the batch, in chunks of roughly `chunkBytes`. */
-export function* copyChunks(
-  records: readonly DbRecord[],
-  columns: readonly ColumnInfo[],
-  chunkBytes = 256 * 1024,
-): Generator<string> {
-  let chunk = '';
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i];
-    let line = '';
-    for (const c of columns) line += copyField(r[c.name], c.kind) + '\t';
-    chunk += `${line}${i}\n`;
-    if (chunk.length >= chunkBytes) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
-}
+/** Batches in a row that skip the fast path after it met a conflict: doubles up to this. */
+const MAX_DIRECT_BACKOFF = 64;
 
 /**
- * Writes batches into one table idempotently: COPY into a temporary staging table,
- * then one INSERT … SELECT … ON CONFLICT in the same transaction. A replayed batch
- * inserts nothing twice; with `update`, in-batch duplicates collapse to the last one.
+ * Writes batches into one table idempotently, each in one transaction with its
+ * progress row:
+ * - fast path (first loads): COPY straight into the table; any conflict aborts it;
+ * - staging path: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT;
+ * - isolating path, when the database refuses some row: the staging path per part of
+ *   the batch under savepoints, halving the parts that fail, so the refused rows are
+ *   found in O(n log n) and the rest of the batch commits.
+ * A replayed batch inserts nothing twice and keeps its first progress counts.
  */
 export class TableWriter {
   private info?: Promise<TableInfo>;
+  private directBackoff = 0;
+  private batchesSinceConflict = 0;
 
   constructor(
     private readonly pool: Pool,
-    readonly options: WriteOptions,
+    readonly options: TableWriterOptions,
   ) {}
 
-  /** Table metadata, read once; forget it after a schema change with `refresh()`. */
+  /** Table metadata, read once. */
   describe(): Promise<TableInfo> {
     if (!this.info) {
       this.info = describeTable(this.pool, this.options.table);
@@ -214,49 +94,148 @@ export class TableWriter {
     return this.info;
   }
 
-  refresh(): void {
-    this.info = undefined;
-  }
-
-  async write(records: readonly DbRecord[]): Promise<WriteResult> {
+  async write(records: readonly DbRecord[], progress?: ProgressKey): Promise<WriteResult> {
     const started = process.hrtime.bigint();
     const table = displayName(this.options.table);
+    const result = (counts: Counts, path: WriteResult['path'], plan?: WritePlan, row?: ProgressRow) => ({
+      table,
+      rows: records.length,
+      inserted: counts.inserted,
+      updated: counts.updated,
+      conflicted: records.length - counts.rejected.length - counts.inserted,
+      rejected: counts.rejected,
+      progress: row,
+      path,
+      durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+      ignoredFields: plan?.ignoredFields ?? [],
+    });
+
     if (!records.length) {
-      return { table, rows: 0, inserted: 0, updated: 0, conflicted: 0, durationMs: 0, ignoredFields: [] };
+      const row = progress
+        ? await inTransaction(this.pool, (c) =>
+            this.finish(c, progress, records, { inserted: 0, updated: 0, rejected: [] }),
+          )
+        : undefined;
+      return result({ inserted: 0, updated: 0, rejected: [] }, 'none', undefined, row);
     }
     const plan = planWrite(await this.describe(), fieldsOf(records), this.options);
-    const client = await this.pool.connect();
-    let failure: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const counts = await this.writeInTransaction(client, plan, records);
-      await client.query('COMMIT');
-      return {
-        table,
-        rows: records.length,
-        inserted: counts.inserted,
-        updated: counts.updated,
-        conflicted: records.length - counts.inserted,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        ignoredFields: plan.ignoredFields,
-      };
-    } catch (err) {
-      failure = err as Error;
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release(failure);
+
+    // a value the table refuses fails every path: after the first such error, go straight to isolating
+    let refused = false;
+    if (await this.tryDirect(progress)) {
+      try {
+        const out = await inTransaction(this.pool, async (c) => {
+          const counts = await this.copyDirect(c, plan, records);
+          return { counts, row: await this.finish(c, progress, records, counts) };
+        });
+        this.directBackoff = 0;
+        return result(out.counts, 'direct', plan, out.row);
+      } catch (err) {
+        if (!isRowError(err)) throw err;
+        if ((err as { code?: string }).code === '23505') {
+          this.directBackoff = Math.min(MAX_DIRECT_BACKOFF, Math.max(1, this.directBackoff * 2));
+          this.batchesSinceConflict = 0;
+        } else {
+          refused = true;
+        }
+      }
     }
+    if (!refused) {
+      try {
+        const out = await inTransaction(this.pool, async (c) => {
+          const counts = await this.staged(c, plan, records);
+          return { counts, row: await this.finish(c, progress, records, counts) };
+        });
+        return result(out.counts, 'staging', plan, out.row);
+      } catch (err) {
+        if (!isRowError(err)) throw err;
+      }
+    }
+    const out = await inTransaction(this.pool, async (c) => {
+      const counts = await this.isolate(c, plan, records);
+      return { counts, row: await this.finish(c, progress, records, counts) };
+    });
+    return result(out.counts, 'isolating', plan, out.row);
   }
 
-  private async writeInTransaction(
+  /** The fast path is tried unless disabled, backing off after conflicts, or the ledger shows a replay. */
+  private async tryDirect(progress: ProgressKey | undefined): Promise<boolean> {
+    if (this.options.fastPath === false) return false;
+    if (this.batchesSinceConflict++ < this.directBackoff) return false;
+    if (!progress) return true;
+    return !(await withClient(this.pool, (c) => hasProgress(c, this.options.progressTable, progress)));
+  }
+
+  private async copyDirect(
     client: PoolClient,
     plan: WritePlan,
     records: readonly DbRecord[],
-  ): Promise<{ inserted: number; updated: number }> {
+  ): Promise<Counts> {
+    const copy = client.query(copyFrom(plan.copyDirect));
+    await pipeline(Readable.from(copyChunks(records, plan.columns, { position: false })), copy);
+    return { inserted: copy.rowCount, updated: 0, rejected: [] };
+  }
+
+  private async staged(
+    client: PoolClient,
+    plan: WritePlan,
+    records: readonly DbRecord[],
+    indices?: readonly number[],
+  ): Promise<Counts> {
     await client.query(plan.createStage);
-    await pipeline(Readable.from(copyChunks(records, plan.columns)), client.query(copyFrom(plan.copy)));
+    await client.query(plan.truncateStage);
+    await pipeline(
+      Readable.from(copyChunks(records, plan.columns, { indices })),
+      client.query(copyFrom(plan.copy)),
+    );
     const { rows } = await client.query<{ inserted: number; updated: number }>(plan.insert);
-    return rows[0];
+    return { inserted: rows[0].inserted, updated: rows[0].updated, rejected: [] };
+  }
+
+  private async isolate(client: PoolClient, plan: WritePlan, records: readonly DbRecord[]): Promise<Counts> {
+    const total: Counts = { inserted: 0, updated: 0, rejected: [] };
+    const parts: number[][] = [records.map((_, i) => i)];
+    while (parts.length) {
+      const part = parts.shift()!;
+      await client.query('SAVEPOINT medallion_part');
+      try {
+        const counts = await this.staged(client, plan, records, part);
+        await client.query('RELEASE SAVEPOINT medallion_part');
+        total.inserted += counts.inserted;
+        total.updated += counts.updated;
+      } catch (err) {
+        await client.query('ROLLBACK TO SAVEPOINT medallion_part');
+        if (!isRowError(err)) throw err;
+        if (part.length === 1) {
+          const e = err as { code?: string };
+          total.rejected.push({
+            index: part[0],
+            record: records[part[0]],
+            code: e.code,
+            column: errorColumn(err),
+            message: describeError(err),
+          });
+        } else {
+          const half = Math.ceil(part.length / 2);
+          parts.unshift(part.slice(0, half), part.slice(half));
+        }
+      }
+    }
+    return total;
+  }
+
+  private async finish(
+    client: PoolClient,
+    progress: ProgressKey | undefined,
+    records: readonly DbRecord[],
+    counts: Counts,
+  ): Promise<ProgressRow | undefined> {
+    if (!progress) return undefined;
+    return recordProgress(client, this.options.progressTable, progress, {
+      rowsIn: records.length,
+      inserted: counts.inserted,
+      duplicate: records.length - counts.rejected.length - counts.inserted,
+      quarantined: counts.rejected.length,
+    });
   }
 }

@@ -1,26 +1,42 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { asRecords, TableWriter, type ConflictAction } from '../../lib/pg/bulk-write';
-import { describeError } from '../../lib/pg/errors';
+import { answerMessages } from '../../lib/pg/ack';
+import { TableWriter, type WriteResult } from '../../lib/pg/bulk-write';
+import { describeError, describeFailure, isTransientError } from '../../lib/pg/errors';
 import { displayName, parseColumnList, resolveTable } from '../../lib/pg/identifiers';
-import type { PgState } from '../../lib/pg/service';
-import { RateMeter } from '../../lib/rate-meter';
-import { compactNumber, throttledStatus } from '../../lib/status';
+import { progressKeyFrom, type MessageSource, type ProgressKey } from '../../lib/pg/progress';
+import { asRecords, type DbRecord } from '../../lib/pg/write-plan';
+import { throttledStatus } from '../../lib/status';
+import { WriteQueue } from '../../lib/write-queue';
+import { WriteStatus } from '../../lib/write-status';
 import type { PgConfigNode } from '../pg-config/pg-config-node';
 
 interface PgWriteDef extends NodeDef {
   pgConfig: string;
   table: string;
-  onConflict: ConflictAction;
+  onConflict: 'nothing' | 'update';
   keyColumns: string;
   columns: string;
+  layer: string;
+  batchSize: string | number;
+  batchTimeout: string | number;
+  maxAttempts: string | number;
+  fastPath: boolean;
 }
 
-type PgWriteMessage = NodeMessage & { pg?: unknown };
+type Msg = NodeMessage & { source?: MessageSource; run?: { id?: unknown } };
+interface Origin {
+  msg: Msg;
+  send: (m: Array<NodeMessage | null>) => void;
+  done: (err?: Error) => void;
+  progress?: ProgressKey;
+}
+
+const num = (v: string | number | undefined, fallback: number) =>
+  v === undefined || v === '' ? fallback : Number(v);
 
 export = (RED: NodeAPI) => {
   function PgWrite(this: Node, def: PgWriteDef) {
     RED.nodes.createNode(this, def);
-    const status = throttledStatus(this);
     const config = RED.nodes.getNode(def.pgConfig) as PgConfigNode | null;
     const service = config?.service;
     let writer: TableWriter | undefined;
@@ -32,68 +48,83 @@ export = (RED: NodeAPI) => {
           onConflict: def.onConflict === 'update' ? 'update' : 'nothing',
           keyColumns: parseColumnList(def.keyColumns, 'key column'),
           columns: parseColumnList(def.columns),
+          progressTable: { schema: service.schemas.medallion, table: 'batches' },
+          fastPath: def.fastPath !== false,
         });
       } catch (err) {
         setupError = (err as Error).message;
       }
     }
     const table = writer ? displayName(writer.options.table) : def.table;
-    const meter = new RateMeter();
+    const layer = def.layer?.trim() || def.table;
+    const status = new WriteStatus(throttledStatus(this), table);
     const warnedFields = new Set<string>();
-    let queue: Promise<void> = Promise.resolve();
 
-    const showState = (s: PgState) => {
-      if (s.state === 'ready')
-        status.set({ fill: 'green', shape: meter.total ? 'dot' : 'ring', text: flowText() });
-      else if (s.state === 'connecting') status.set({ fill: 'yellow', shape: 'ring', text: 'connecting…' });
-      else if (s.state === 'error') status.set({ fill: 'red', shape: 'ring', text: s.message });
+    const stored = (origins: Origin[], micro: boolean, records: DbRecord[], result: WriteResult) => {
+      service?.noteSuccess();
+      const ignored = result.ignoredFields.join(', ');
+      if (ignored && !warnedFields.has(ignored)) {
+        warnedFields.add(ignored);
+        this.warn(`fields with no column in ${table} are not written: ${ignored}`);
+      }
+      status.stored(result.rows, result.rejected.length);
+      origins[0].send(answerMessages(origins[0].msg, micro, records, result));
+      for (const o of origins) o.done();
     };
-    const flowText = () =>
-      meter.total ? `${compactNumber(meter.perSecond())} rows/s · ${compactNumber(meter.total)} rows` : table;
+
+    const queue = new WriteQueue<DbRecord, Origin, WriteResult>(
+      {
+        batchSize: Math.max(1, num(def.batchSize, 1000)),
+        batchTimeoutMs: Math.max(0, num(def.batchTimeout, 1000)),
+        retry: { initialMs: 500, maxMs: 30_000, maxAttempts: num(def.maxAttempts, 0) || Infinity },
+        closeTimeoutMs: 10_000,
+      },
+      {
+        write: async (job) => {
+          await service!.ready();
+          return writer!.write(job.records, job.micro ? undefined : job.origins[0].progress);
+        },
+        transient: isTransientError,
+        retrying: (_job, info) => {
+          service?.noteFailure(info.error);
+          status.retrying(info.retry, info.delayMs, describeError(info.error));
+        },
+        done: (job, result) => stored(job.origins, job.micro, job.records, result),
+        failed: (job, err) => {
+          service?.noteFailure(err);
+          status.failed(describeFailure(err));
+          const message = `pg-write ${table}: ${describeFailure(err)}`;
+          for (const o of job.origins) o.done(Object.assign(new Error(message), { cause: err }));
+        },
+      },
+    );
 
     const release = service && !setupError ? service.retain() : () => undefined;
+    const onState = status.connection.bind(status);
     if (setupError) {
-      status.set({ fill: 'red', shape: 'ring', text: setupError });
+      status.failed(setupError);
       this.error(`pg-write: ${setupError}`);
     } else if (service) {
-      service.on('state', showState);
-      showState(service.state);
+      service.on('state', onState);
+      onState(service.state);
       service.start();
     }
 
-    const handle = async (msg: PgWriteMessage, send: (m: NodeMessage) => void, done: (e?: Error) => void) => {
-      if (setupError || !writer || !service) return done(new Error(`pg-write: ${setupError}`));
+    this.on('input', (msg: Msg, send, done) => {
+      if (setupError) return done(new Error(`pg-write: ${setupError}`));
       try {
-        const records = asRecords(msg.payload);
-        await service.ready();
-        const result = await writer.write(records);
-        service.noteSuccess();
-        const ignored = result.ignoredFields.join(', ');
-        if (ignored && !warnedFields.has(ignored)) {
-          warnedFields.add(ignored);
-          this.warn(`fields with no column in ${table} are not written: ${ignored}`);
-        }
-        meter.add(result.rows);
-        status.set({ fill: 'green', shape: 'dot', text: flowText() });
-        const { rows, inserted, updated, conflicted, durationMs } = result;
-        msg.pg = { table, rows, inserted, updated, conflicted, durationMs };
-        send(msg);
-        done();
+        const origin: Origin = { msg, send, done, progress: progressKeyFrom(msg.source, msg.run, layer) };
+        if (Array.isArray(msg.payload)) queue.pushBatch(asRecords(msg.payload), origin);
+        else queue.pushRecord(asRecords(msg.payload)[0], origin);
       } catch (err) {
-        service.noteFailure(err);
-        const message = `pg-write ${table}: ${describeError(err)}`;
-        status.set({ fill: 'red', shape: 'ring', text: describeError(err) });
-        done(Object.assign(new Error(message), { cause: err }));
+        status.failed((err as Error).message);
+        done(new Error(`pg-write ${table}: ${(err as Error).message}`));
       }
-    };
-
-    this.on('input', (msg, send, done) => {
-      queue = queue.then(() => handle(msg, send, done));
     });
 
     this.on('close', (_removed: boolean, done: () => void) => {
-      service?.off('state', showState);
-      queue.then(() => {
+      service?.off('state', onState);
+      queue.close().then(() => {
         release();
         status.clear();
         done();

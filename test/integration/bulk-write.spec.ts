@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import { TableWriter, WriteConfigError, type DbRecord } from '../../lib/pg/bulk-write';
+import { TableWriter, type TableWriterOptions } from '../../lib/pg/bulk-write';
 import { DEFAULT_SCHEMAS, resolveTable } from '../../lib/pg/identifiers';
+import { WriteConfigError, type DbRecord } from '../../lib/pg/write-plan';
 import { migrate } from '../../lib/pg/migrations';
 import { TableNotFoundError } from '../../lib/pg/table-info';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -40,8 +41,18 @@ describe('TableWriter (real PostgreSQL)', () => {
     await db.drop();
   });
 
-  const bronze = () =>
-    new TableWriter(pool, { table: resolveTable('bronze.records'), onConflict: 'nothing' });
+  const makeWriter = (
+    table: string,
+    onConflict: 'nothing' | 'update',
+    extra: Partial<TableWriterOptions> = {},
+  ) =>
+    new TableWriter(pool, {
+      table: resolveTable(table),
+      onConflict,
+      progressTable: resolveTable('medallion.batches'),
+      ...extra,
+    });
+  const bronze = (extra: Partial<TableWriterOptions> = {}) => makeWriter('bronze.records', 'nothing', extra);
   const count = async (sql: string, params: unknown[] = []) =>
     Number((await pool.query<{ n: string }>(sql, params)).rows[0].n);
 
@@ -85,7 +96,7 @@ describe('TableWriter (real PostgreSQL)', () => {
   });
 
   it('keeps the last of in-batch duplicates with DO UPDATE and counts real changes only', async () => {
-    const writer = new TableWriter(pool, { table: resolveTable('public.readings'), onConflict: 'update' });
+    const writer = makeWriter('public.readings', 'update');
     const ts = '2026-01-01T00:00:00Z';
     const r1 = await writer.write([
       { location: 'r1', ts, value: 1 },
@@ -125,7 +136,7 @@ describe('TableWriter (real PostgreSQL)', () => {
   });
 
   it('round-trips text with every character COPY treats specially', async () => {
-    const writer = new TableWriter(pool, { table: resolveTable('public.kinds'), onConflict: 'update' });
+    const writer = makeWriter('public.kinds', 'update');
     const labels = [
       'tab\there',
       'line\nbreak',
@@ -147,7 +158,7 @@ describe('TableWriter (real PostgreSQL)', () => {
   });
 
   it('converts values by column type', async () => {
-    const writer = new TableWriter(pool, { table: resolveTable('public.kinds'), onConflict: 'update' });
+    const writer = makeWriter('public.kinds', 'update');
     const at = new Date('2026-05-06T07:08:09.123Z');
     await writer.write([
       {
@@ -174,26 +185,154 @@ describe('TableWriter (real PostgreSQL)', () => {
     assert.equal(rows[1].blob, null);
   });
 
-  it('commits nothing of a batch when the database rejects a row', async () => {
-    const writer = new TableWriter(pool, { table: resolveTable('public.readings'), onConflict: 'nothing' });
-    await assert.rejects(
-      writer.write([
-        { location: 'x1', ts: '2026-02-01T00:00:00Z', value: 1 },
-        { location: 'x2', ts: 'not a time', value: 2 },
-      ]),
+  it('stores the rest of a batch and names the rows the database refuses', async () => {
+    const writer = makeWriter('public.readings', 'nothing');
+    const r = await writer.write([
+      { location: 'x1', ts: '2026-02-01T00:00:00Z', value: 1 },
+      { location: 'x2', ts: 'not a time', value: 2 },
+      { location: null, ts: '2026-02-01T00:00:00Z', value: 3 },
+      { location: 'x4', ts: '2026-02-01T00:00:00Z', value: 4 },
+    ]);
+    assert.equal(r.path, 'isolating');
+    assert.deepEqual([r.inserted, r.conflicted, r.rejected.length], [2, 0, 2]);
+    assert.deepEqual(
+      r.rejected.map((x) => [x.index, x.code, x.column]),
+      [
+        [1, '22007', 'ts'],
+        [2, '23502', 'location'],
+      ],
+    );
+    assert.match(
+      r.rejected[0].message,
       /invalid input syntax for type timestamp with time zone: "not a time"/,
     );
-    assert.equal(await count(`SELECT count(*) AS n FROM public.readings WHERE location LIKE 'x%'`), 0);
-    await assert.rejects(
-      writer.write([{ location: null, ts: '2026-02-01T00:00:00Z', value: 1 }]),
-      /null value in column "location"/,
+    assert.match(r.rejected[1].message, /null value in column "location"/);
+    assert.deepEqual(r.rejected[1].record, { location: null, ts: '2026-02-01T00:00:00Z', value: 3 });
+    assert.equal(await count(`SELECT count(*) AS n FROM public.readings WHERE location IN ('x1','x4')`), 2);
+  });
+
+  it('isolates 3 refused rows among 5 000 and commits the other 4 997 with one progress row', async () => {
+    const batch = bronzeBatch('sha-poison', 1, 5000);
+    for (const i of [17, 2500, 4999]) batch[i].line_no = `line ${i}`;
+    const key = { sourceKey: 'sha-poison', batch: 0, layer: 'bronze', last: true };
+    const r = await bronze().write(batch, key);
+    assert.equal(r.path, 'isolating');
+    assert.equal(r.inserted, 4997);
+    assert.deepEqual(
+      r.rejected.map((x) => [x.index, x.code, x.column]),
+      [
+        [17, '22P02', 'line_no'],
+        [2500, '22P02', 'line_no'],
+        [4999, '22P02', 'line_no'],
+      ],
     );
-    const ok = await writer.write([{ location: 'x3', ts: '2026-02-01T00:00:00Z', value: 3 }]);
-    assert.equal(ok.inserted, 1);
+    assert.equal(
+      await count(`SELECT count(*) AS n FROM bronze.records WHERE source_key = 'sha-poison'`),
+      4997,
+    );
+    assert.deepEqual(r.progress, {
+      stored: true,
+      rowsIn: 5000,
+      inserted: 4997,
+      duplicate: 0,
+      quarantined: 3,
+    });
+  });
+
+  it('takes the COPY fast path on a first load and the staging path on a replay', async () => {
+    const batch = bronzeBatch('sha-fast', 1, 1000);
+    const writer = bronze();
+    const first = await writer.write(batch, {
+      sourceKey: 'sha-fast',
+      batch: 0,
+      layer: 'bronze',
+      last: false,
+    });
+    assert.equal(first.path, 'direct');
+    assert.equal(first.inserted, 1000);
+    const replay = await writer.write(batch, {
+      sourceKey: 'sha-fast',
+      batch: 0,
+      layer: 'bronze',
+      last: false,
+    });
+    assert.equal(replay.path, 'staging', 'the ledger shows a replay: no fast-path attempt');
+    assert.deepEqual([replay.inserted, replay.conflicted], [0, 1000]);
+    assert.equal(await count(`SELECT count(*) AS n FROM bronze.records WHERE source_key = 'sha-fast'`), 1000);
+  });
+
+  it('falls back from the fast path on a conflict and backs off from it', async () => {
+    const writer = bronze();
+    await writer.write(bronzeBatch('sha-back', 1, 10));
+    const overlap = await writer.write(bronzeBatch('sha-back', 6, 10));
+    assert.equal(overlap.path, 'staging');
+    assert.deepEqual([overlap.inserted, overlap.conflicted], [5, 5]);
+    const next = await writer.write(bronzeBatch('sha-back', 100, 10));
+    assert.equal(next.path, 'staging', 'one batch skips the fast path after a conflict');
+    const later = await writer.write(bronzeBatch('sha-back', 200, 10));
+    assert.equal(later.path, 'direct');
+    const dup = await writer.write([...bronzeBatch('sha-back', 300, 3), ...bronzeBatch('sha-back', 300, 1)]);
+    assert.deepEqual([dup.path, dup.inserted, dup.conflicted], ['staging', 3, 1]);
+    const plain = await bronze({ fastPath: false }).write(bronzeBatch('sha-back', 400, 10));
+    assert.equal(plain.path, 'staging');
+  });
+
+  it('keeps the first commit counts in the progress row when a batch is replayed', async () => {
+    const key = {
+      sourceKey: 'sha-progress',
+      batch: 3,
+      layer: 'bronze',
+      runId: '6f1c1d2e-8d7b-4d59-9a35-0a4f5d2c7b10',
+      last: true,
+    };
+    const batch = bronzeBatch('sha-progress', 1, 200);
+    batch[5].line_no = 'bad';
+    const first = await bronze().write(batch, key);
+    assert.deepEqual(first.progress, {
+      stored: true,
+      rowsIn: 200,
+      inserted: 199,
+      duplicate: 0,
+      quarantined: 1,
+    });
+    const replay = await bronze().write(batch, key);
+    assert.deepEqual([replay.inserted, replay.conflicted, replay.rejected.length], [0, 199, 1]);
+    assert.deepEqual(replay.progress, {
+      stored: false,
+      rowsIn: 200,
+      inserted: 199,
+      duplicate: 0,
+      quarantined: 1,
+    });
+    const rows = await pool.query(`SELECT * FROM medallion.batches WHERE source_key = 'sha-progress'`);
+    assert.equal(rows.rows.length, 1);
+    assert.deepEqual(
+      [
+        rows.rows[0].batch,
+        rows.rows[0].layer,
+        rows.rows[0].rows_in,
+        rows.rows[0].inserted,
+        rows.rows[0].duplicate,
+      ],
+      [3, 'bronze', 200, 199, 0],
+    );
+    assert.deepEqual(
+      [rows.rows[0].quarantined, rows.rows[0].last, rows.rows[0].run_id],
+      [1, true, key.runId],
+    );
+  });
+
+  it('records progress for an empty batch too (a source whose last batch is empty)', async () => {
+    const r = await bronze().write([], { sourceKey: 'sha-empty', batch: 7, layer: 'bronze', last: true });
+    assert.deepEqual(r.progress, { stored: true, rowsIn: 0, inserted: 0, duplicate: 0, quarantined: 0 });
+    assert.equal(
+      await count(`SELECT count(*) AS n FROM medallion.batches WHERE source_key = 'sha-empty' AND last`),
+      1,
+    );
   });
 
   it('reports fields that have no column', async () => {
-    const writer = new TableWriter(pool, { table: resolveTable('public.readings'), onConflict: 'nothing' });
+    const writer = makeWriter('public.readings', 'nothing');
     const r = await writer.write([
       { location: 'y', ts: '2026-02-01T00:00:00Z', value: 1, quality_score: 1, unit: 'C' },
     ]);
@@ -202,27 +341,28 @@ describe('TableWriter (real PostgreSQL)', () => {
   });
 
   it('names a missing table and a table without a unique key', async () => {
-    const missing = new TableWriter(pool, { table: resolveTable('silver.nope'), onConflict: 'nothing' });
+    const missing = makeWriter('silver.nope', 'nothing');
     await assert.rejects(
       missing.write([{ a: 1 }]),
       (e: Error) => e instanceof TableNotFoundError && /silver.nope does not exist/.test(e.message),
     );
-    const nokey = new TableWriter(pool, { table: resolveTable('public.nokey'), onConflict: 'nothing' });
+    const nokey = makeWriter('public.nokey', 'nothing');
     await assert.rejects(
       nokey.write([{ a: 1 }]),
       (e: Error) => e instanceof WriteConfigError && /has no unique key/.test(e.message),
     );
   });
 
-  it('writes an empty batch without a round trip', async () => {
+  it('writes an empty batch without a progress key without touching the database', async () => {
     const r = await bronze().write([]);
-    assert.deepEqual([r.rows, r.inserted, r.conflicted], [0, 0, 0]);
+    assert.deepEqual([r.rows, r.inserted, r.conflicted, r.path], [0, 0, 0, 'none']);
   });
 
   it('leaves every pool connection released after failures', async () => {
-    const writer = new TableWriter(pool, { table: resolveTable('public.readings'), onConflict: 'nothing' });
+    const writer = makeWriter('public.readings', 'nothing');
     for (let i = 0; i < 5; i++) {
-      await assert.rejects(writer.write([{ location: 'z', ts: 'bad', value: 1 }]));
+      assert.equal((await writer.write([{ location: 'z', ts: 'bad', value: 1 }])).rejected.length, 1);
+      await assert.rejects(writer.write([{ location: 'z' }]), /no field|covers none/);
     }
     assert.equal(pool.waitingCount, 0);
     assert.equal(pool.totalCount - pool.idleCount, 0);

@@ -5,6 +5,7 @@ import type { PgConfigNode } from '../../nodes/pg-config/pg-config-node';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, messages, nextMessage, statuses, waitFor } from '../support/flow';
+import { poll } from '../support/processes';
 
 type Ack = NodeMessage & {
   payload: unknown;
@@ -14,10 +15,24 @@ type Ack = NodeMessage & {
     inserted: number;
     updated: number;
     conflicted: number;
+    rejected: number;
     durationMs: number;
+    path: string;
+    progress?: { replay: boolean; rowsIn: number; inserted: number; duplicate: number; quarantined: number };
   };
 };
 type Caught = NodeMessage & { error: { message: string; source: { id: string } } };
+type Refused = NodeMessage & {
+  payload: unknown[];
+  errors: Array<{
+    index: number;
+    line?: number;
+    field?: string;
+    rule: string;
+    value?: unknown;
+    message: string;
+  }>;
+};
 
 function batch(key: string, n: number) {
   return Array.from({ length: n }, (_, i) => ({
@@ -40,10 +55,11 @@ function flow(url: string, extra: Record<string, unknown> = {}) {
       onConflict: 'nothing',
       keyColumns: '',
       columns: '',
-      wires: [['out']],
+      wires: [['out'], ['refused']],
       ...extra,
     },
     { id: 'out', type: 'helper' },
+    { id: 'refused', type: 'helper' },
     { id: 'c', type: 'catch', scope: ['w'], uncaught: false, wires: [['caught']] },
     { id: 'caught', type: 'helper' },
   ];
@@ -118,19 +134,37 @@ describe('medallion-pg-write node', () => {
     await waitFor(() => statuses('w').some((s) => s.fill === 'red'), 3000, 'red status');
   });
 
-  it('hands a value the database rejects to a catch node, writing nothing of the batch', async () => {
+  it('sends the rows the database refuses on output 2 and the stored ones on output 1', async () => {
     await helper.load([pgConfigNode, pgWriteNode], flow(db.url));
-    const caught = nextMessage<Caught>('caught');
-    const records = batch('node-d', 3);
-    (records[1] as Record<string, unknown>).line_no = 'two';
-    helper.getNode('w').receive({ payload: records } as NodeMessage);
-    const msg = await caught;
-    assert.match(msg.error.message, /invalid input syntax for type bigint: "two" \(SQLSTATE 22P02\)/);
+    const acked = nextMessage<Ack>('out');
+    const refused = nextMessage<Refused>('refused');
+    const records: Array<Record<string, unknown>> = batch('node-d', 5000);
+    for (const i of [3, 1234, 4998]) records[i].line_no = `#${i}`;
+    helper.getNode('w').receive({ payload: records, topic: 't' } as NodeMessage);
+    const [ack, bad] = await Promise.all([acked, refused]);
+    assert.equal((ack.payload as unknown[]).length, 4997);
+    assert.deepEqual([ack.pg.rows, ack.pg.inserted, ack.pg.conflicted, ack.pg.rejected], [5000, 4997, 0, 3]);
+    assert.deepEqual(bad.payload, [records[3], records[1234], records[4998]]);
+    assert.equal(bad.topic, 't');
+    assert.deepEqual(
+      bad.errors.map((e) => [e.index, e.field, e.rule, e.value]),
+      [
+        [3, 'line_no', 'db:22P02', '#3'],
+        [1234, 'line_no', 'db:22P02', '#1234'],
+        [4998, 'line_no', 'db:22P02', '#4998'],
+      ],
+    );
+    assert.match(bad.errors[0].message, /invalid input syntax for type bigint: "#3" \(SQLSTATE 22P02\)/);
     const rows = await query<{ n: number }>(
       db.url,
       `SELECT count(*)::int AS n FROM bronze.records WHERE source_key='node-d'`,
     );
-    assert.equal(rows[0].n, 0);
+    assert.equal(rows[0].n, 4997);
+    await waitFor(
+      () => statuses('w').some((s) => / · 3 refused$/.test(s.text ?? '')),
+      3000,
+      'refused count in status',
+    );
   });
 
   it('names a table that does not exist', async () => {
@@ -148,15 +182,30 @@ describe('medallion-pg-write node', () => {
     assert.match((await caught).error.message, /invalid table name "records; DROP TABLE x"/);
   });
 
-  it('reports an unreachable database on the status and to catch, without crashing', async () => {
-    await helper.load([pgConfigNode, pgWriteNode], flow('postgres://nobody@127.0.0.1:1/none'));
-    const caught = nextMessage<Caught>('caught');
+  it('retries an unreachable database with backoff, then reports it to catch when attempts run out', async () => {
+    await helper.load(
+      [pgConfigNode, pgWriteNode],
+      flow('postgres://nobody@127.0.0.1:1/none', { maxAttempts: 3 }),
+    );
+    const caught = nextMessage<Caught>('caught', 15_000);
     helper.getNode('w').receive({ payload: batch('node-e', 2) } as NodeMessage);
-    assert.match((await caught).error.message, /^Error: pg-write bronze.records: .*ECONNREFUSED 127.0.0.1:1/);
+    assert.match(
+      (await caught).error.message,
+      /^Error: pg-write bronze.records: gave up after 3 attempts: .*ECONNREFUSED 127.0.0.1:1/,
+    );
+    const texts = statuses('w').map((s) => `${s.fill}:${s.text}`);
+    assert.ok(
+      texts.some((t) => /^yellow:retry 1 in \d+\.\d s: .*ECONNREFUSED/.test(t)),
+      texts.join('\n'),
+    );
+    assert.ok(
+      texts.some((t) => /^yellow:retry 2 in/.test(t)),
+      texts.join('\n'),
+    );
     await waitFor(
       () => statuses('w').some((s) => s.fill === 'red' && /ECONNREFUSED/.test(s.text ?? '')),
       3000,
-      'red status with the reason',
+      'red',
     );
   });
 
@@ -245,5 +294,147 @@ describe('medallion-pg-write node', () => {
     } finally {
       await fresh.drop();
     }
+  });
+});
+
+describe('medallion-pg-write micro-batches, retries and progress', () => {
+  let db: TestDatabase;
+  before(async () => (db = await createTestDatabase('pg_write_batches')));
+  after(async () => db.drop());
+  afterEach(async () => helper.unload());
+
+  const reading = (key: string, line: number) => ({
+    source_kind: 'mqtt',
+    source_key: key,
+    line_no: line,
+    raw: `r${line}`,
+  });
+  const stored = async (key: string) =>
+    (
+      await query<{ n: number }>(
+        db.url,
+        'SELECT count(*)::int AS n FROM bronze.records WHERE source_key = $1',
+        [key],
+      )
+    )[0].n;
+
+  it('gathers single records into one write when the batch size is reached', async () => {
+    await helper.load([pgConfigNode, pgWriteNode], flow(db.url, { batchSize: 5, batchTimeout: 60_000 }));
+    const acks = messages<Ack>('out', 2);
+    const w = helper.getNode('w');
+    for (let i = 1; i <= 10; i++)
+      w.receive({ payload: reading('micro-count', i), topic: `t${i}` } as NodeMessage);
+    const [a, b] = await acks;
+    assert.deepEqual(
+      (a.payload as Array<{ line_no: number }>).map((r) => r.line_no),
+      [1, 2, 3, 4, 5],
+    );
+    assert.equal(a.topic, 't1', 'a micro-batch carries the properties of its first message');
+    assert.deepEqual([a.pg.rows, a.pg.inserted, b.pg.rows, b.pg.inserted], [5, 5, 5, 5]);
+    assert.equal(await stored('micro-count'), 10);
+  });
+
+  it('writes held records when the batch timeout passes', async () => {
+    await helper.load([pgConfigNode, pgWriteNode], flow(db.url, { batchSize: 1000, batchTimeout: 150 }));
+    const acked = nextMessage<Ack>('out');
+    const w = helper.getNode('w');
+    const sent = Date.now();
+    for (let i = 1; i <= 3; i++) w.receive({ payload: reading('micro-time', i) } as NodeMessage);
+    const ack = await acked;
+    assert.ok(Date.now() - sent >= 140, 'not before the timeout');
+    assert.equal(ack.pg.rows, 3);
+    assert.equal(await stored('micro-time'), 3);
+  });
+
+  it('writes held records on close, so a clean stop loses nothing', async () => {
+    await helper.load([pgConfigNode, pgWriteNode], flow(db.url, { batchSize: 1000, batchTimeout: 600_000 }));
+    const w = helper.getNode('w');
+    await waitFor(() => statuses('w').some((s) => s.fill === 'green'), 5000, 'connected');
+    for (let i = 1; i <= 7; i++) w.receive({ payload: reading('micro-close', i) } as NodeMessage);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await stored('micro-close'), 0, 'still held');
+    await helper.unload();
+    assert.equal(await stored('micro-close'), 7);
+  });
+
+  it('lands a batch exactly once when its connection is terminated mid-write', async () => {
+    await helper.load([pgConfigNode, pgWriteNode], flow(db.url));
+    const records = Array.from({ length: 300_000 }, (_, i) => reading('terminated', i));
+    const acked = nextMessage<Ack>('out', 60_000);
+    helper
+      .getNode('w')
+      .receive({ payload: records, source: { key: 'terminated', batch: 0, last: true } } as NodeMessage);
+    const killed = await poll(
+      async () => {
+        const rows = await query<{ pid: number }>(
+          db.url,
+          `SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = 'node-red-iot-medallion'
+              AND state = 'active' AND query LIKE 'COPY%'`,
+        );
+        return rows.length ? rows : undefined;
+      },
+      20_000,
+      'the COPY to be running',
+    );
+    assert.equal(killed.length, 1);
+    const ack = await acked;
+    assert.deepEqual([ack.pg.rows, ack.pg.inserted, ack.pg.conflicted], [300_000, 300_000, 0]);
+    assert.deepEqual(ack.pg.progress, {
+      replay: false,
+      rowsIn: 300_000,
+      inserted: 300_000,
+      duplicate: 0,
+      quarantined: 0,
+    });
+    assert.equal(await stored('terminated'), 300_000);
+    assert.ok(
+      statuses('w').some(
+        (s) => s.fill === 'yellow' && /^retry 1 in .*terminating connection/.test(s.text ?? ''),
+      ),
+      'yellow while retrying',
+    );
+  });
+
+  it('keeps the progress row of a batch unchanged when the batch is replayed', async () => {
+    await helper.load([pgConfigNode, pgWriteNode], flow(db.url, { layer: 'bronze' }));
+    const records: Array<Record<string, unknown>> = Array.from({ length: 50 }, (_, i) =>
+      reading('replay-key', i),
+    );
+    records[10].line_no = 'x';
+    const source = { key: 'replay-key', batch: 4, last: false };
+    const run = { id: '0b6c0d8a-3c1e-4b6e-9a3f-7f2d9c1e5a11' };
+    const acks = messages<Ack>('out', 2);
+    const w = helper.getNode('w');
+    w.receive({ payload: records, source, run } as NodeMessage);
+    w.receive({ payload: records, source, run } as NodeMessage);
+    const [first, replay] = await acks;
+    const counts = { rowsIn: 50, inserted: 49, duplicate: 0, quarantined: 1 };
+    assert.deepEqual(first.pg.progress, { replay: false, ...counts });
+    assert.deepEqual(replay.pg.progress, { replay: true, ...counts });
+    assert.deepEqual([replay.pg.inserted, replay.pg.conflicted, replay.pg.rejected], [0, 49, 1]);
+    const rows = await query(
+      db.url,
+      `SELECT layer, batch, rows_in, inserted, duplicate, quarantined, run_id::text FROM medallion.batches WHERE source_key = 'replay-key'`,
+    );
+    assert.deepEqual(rows, [
+      { layer: 'bronze', batch: 4, rows_in: 50, inserted: 49, duplicate: 0, quarantined: 1, run_id: run.id },
+    ]);
+  });
+
+  it('refuses a batch whose msg.source or msg.run cannot key its progress', async () => {
+    await helper.load([pgConfigNode, pgWriteNode], flow(db.url));
+    const caught = messages<Caught>('caught', 2);
+    const w = helper.getNode('w');
+    w.receive({ payload: [reading('bad-key', 1)], source: { key: 'k', batch: -1 } } as NodeMessage);
+    w.receive({
+      payload: [reading('bad-key', 1)],
+      source: { key: 'k', batch: 1 },
+      run: { id: 'run-7' },
+    } as NodeMessage);
+    const [a, b] = await caught;
+    assert.match(a.error.message, /msg.source.batch must be a whole number ≥ 0, got -1/);
+    assert.match(b.error.message, /msg.run.id must be a UUID, got "run-7"/);
+    assert.equal(await stored('bad-key'), 0);
   });
 });

@@ -5,7 +5,7 @@ import {
   planWrite,
   RecordShapeError,
   WriteConfigError,
-} from '../../lib/pg/bulk-write';
+} from '../../lib/pg/write-plan';
 import type { ColumnInfo, TableInfo } from '../../lib/pg/table-info';
 
 function col(name: string, kind: ColumnInfo['kind'] = 'other', writable = true): ColumnInfo {
@@ -29,7 +29,7 @@ const records = table(
   ],
 );
 
-describe('lib/pg/bulk-write planning', () => {
+describe('lib/pg/write-plan', () => {
   it('writes the columns the records have and reports the other fields', () => {
     const plan = planWrite(records, new Set(['source_key', 'line_no', 'raw', 'quality', 'id']), {
       table: records.ref,
@@ -43,12 +43,22 @@ describe('lib/pg/bulk-write planning', () => {
     assert.deepEqual(plan.key, ['source_key', 'line_no']);
     assert.match(
       plan.createStage,
-      /^CREATE TEMP TABLE medallion_stage ON COMMIT DROP AS SELECT "source_key"/,
+      /^CREATE TEMP TABLE IF NOT EXISTS medallion_stage_[0-9a-f]{8} ON COMMIT DELETE ROWS AS SELECT "source_key", "line_no", "raw", 0::bigint AS medallion_ord FROM "bronze"."records" WITH NO DATA$/,
     );
-    assert.equal(
-      plan.copy,
-      'COPY medallion_stage ("source_key", "line_no", "raw", medallion_ord) FROM STDIN',
-    );
+    const stage = /medallion_stage_[0-9a-f]{8}/.exec(plan.createStage)![0];
+    assert.equal(plan.copy, `COPY ${stage} ("source_key", "line_no", "raw", medallion_ord) FROM STDIN`);
+    assert.equal(plan.truncateStage, `TRUNCATE ${stage}`);
+    assert.equal(plan.copyDirect, 'COPY "bronze"."records" ("source_key", "line_no", "raw") FROM STDIN');
+    const same = planWrite(records, new Set(['raw', 'line_no', 'source_key']), {
+      table: records.ref,
+      onConflict: 'update',
+    });
+    assert.equal(same.truncateStage, plan.truncateStage, 'one staging table per target and column set');
+    const other = planWrite(records, new Set(['source_key', 'line_no']), {
+      table: records.ref,
+      onConflict: 'nothing',
+    });
+    assert.notEqual(other.truncateStage, plan.truncateStage);
     assert.match(plan.insert, /ON CONFLICT \("source_key", "line_no"\) DO NOTHING RETURNING 1/);
     assert.match(plan.insert, /ORDER BY medallion_ord/);
   });
@@ -134,6 +144,26 @@ describe('lib/pg/bulk-write planning', () => {
     );
   });
 
+  it("streams COPY lines for a subset of the batch, keeping each record's position", () => {
+    const cols = [col('source_key')];
+    const text = [
+      ...copyChunks([{ source_key: 'a' }, { source_key: 'b' }, { source_key: 'c' }], cols, {
+        indices: [2, 0],
+      }),
+    ];
+    assert.equal(text.join(''), 'c\t2\na\t0\n');
+  });
+
+  it("streams COPY lines for a subset of the batch, keeping each record's position", () => {
+    const cols = [col('source_key')];
+    const text = [
+      ...copyChunks([{ source_key: 'a' }, { source_key: 'b' }, { source_key: 'c' }], cols, {
+        indices: [2, 0],
+      }),
+    ];
+    assert.equal(text.join(''), 'c\t2\na\t0\n');
+  });
+
   it('streams COPY lines with the batch position as the last field', () => {
     const cols = [col('source_key'), col('raw', 'bytea')];
     const text = [
@@ -141,9 +171,11 @@ describe('lib/pg/bulk-write planning', () => {
     ].join('');
     assert.equal(text, 'k\\t1\t\\\\x61\t0\n\\N\t\\N\t1\n');
     const many = Array.from({ length: 1000 }, (_, i) => ({ source_key: `key-${i}`, raw: 'x'.repeat(100) }));
-    const chunks = [...copyChunks(many, cols, 4096)];
+    const chunks = [...copyChunks(many, cols, { chunkBytes: 4096 })];
     assert.ok(chunks.length > 10);
     assert.equal(chunks.join('').split('\n').length - 1, 1000);
+    const plain = [...copyChunks([{ source_key: 'a', raw: null }], cols, { position: false })].join('');
+    assert.equal(plain, 'a\t\\N\n');
   });
 
   it('accepts a batch or a single record and names what is wrong otherwise', () => {

@@ -1,0 +1,201 @@
+import { copyField } from './copy-text';
+import { displayName, qualified, quoteIdent, type TableRef } from './identifiers';
+import type { ColumnInfo, TableInfo } from './table-info';
+
+export type ConflictAction = 'nothing' | 'update';
+
+export interface WriteOptions {
+  table: TableRef;
+  /** `nothing`: keep the stored row; `update`: the batch's row wins (the last one of the batch per key). */
+  onConflict: ConflictAction;
+  /** The unique key to arbitrate on; default: the first unique key all of whose columns are written. */
+  keyColumns?: string[];
+  /** Columns to write; default: every writable table column that some record of the batch has. */
+  columns?: string[];
+}
+
+export type DbRecord = Record<string, unknown>;
+
+export class WriteConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WriteConfigError';
+  }
+}
+
+export class RecordShapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordShapeError';
+  }
+}
+
+export interface WritePlan {
+  columns: ColumnInfo[];
+  key: string[];
+  ignoredFields: string[];
+  /** Creates this plan's staging table once per connection (temporary, emptied at each commit). */
+  createStage: string;
+  truncateStage: string;
+  copy: string;
+  insert: string;
+  /** COPY straight into the table: the first-load fast path (fails on any conflict). */
+  copyDirect: string;
+}
+
+const ORD = 'medallion_ord';
+
+/** FNV-1a, 32 bits, as 8 hex digits: a short stable name for a staging table. */
+function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Accepts a batch (array) or a single record, as every node of the pack does. */
+export function asRecords(payload: unknown): DbRecord[] {
+  const list = Array.isArray(payload) ? payload : [payload];
+  list.forEach((r, i) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r) || Buffer.isBuffer(r)) {
+      const got = r === null ? 'null' : Array.isArray(r) ? 'an array' : typeof r;
+      throw new RecordShapeError(
+        Array.isArray(payload)
+          ? `record ${i} of the batch is ${got}, not an object with one property per column`
+          : `msg.payload is ${got}: send an object (one record) or an array of objects (a batch)`,
+      );
+    }
+  });
+  return list as DbRecord[];
+}
+
+export function fieldsOf(records: readonly DbRecord[]): Set<string> {
+  const fields = new Set<string>();
+  for (const r of records) for (const k in r) fields.add(k);
+  return fields;
+}
+
+function chooseKey(info: TableInfo, columns: ColumnInfo[], keyColumns: string[] | undefined): string[] {
+  const written = new Set(columns.map((c) => c.name));
+  const name = displayName(info.ref);
+  if (keyColumns && keyColumns.length) {
+    const match = info.uniqueKeys.find(
+      (k) => k.columns.length === keyColumns.length && k.columns.every((c) => keyColumns.includes(c)),
+    );
+    if (!match) {
+      throw new WriteConfigError(
+        `key columns (${keyColumns.join(', ')}) are not a unique key of ${name}; its unique keys: ${
+          info.uniqueKeys.map((k) => `(${k.columns.join(', ')})`).join(', ') || 'none'
+        }`,
+      );
+    }
+    const missing = keyColumns.filter((c) => !written.has(c));
+    if (missing.length) {
+      throw new WriteConfigError(`the batch has no value for key column(s) ${missing.join(', ')} of ${name}`);
+    }
+    return match.columns;
+  }
+  const usable = info.uniqueKeys.find((k) => k.columns.every((c) => written.has(c)));
+  if (!usable) {
+    throw new WriteConfigError(
+      info.uniqueKeys.length
+        ? `the batch covers none of the unique keys of ${name} (${info.uniqueKeys
+            .map((k) => `(${k.columns.join(', ')})`)
+            .join(', ')}): a replay could not be recognised, so nothing was written`
+        : `${name} has no unique key: pg-write needs one so that a replayed batch is not stored twice`,
+    );
+  }
+  return usable.columns;
+}
+
+/** Decides columns and conflict key for a batch and builds the three statements. Pure. */
+export function planWrite(info: TableInfo, fields: Set<string>, options: WriteOptions): WritePlan {
+  const name = displayName(info.ref);
+  let columns: ColumnInfo[];
+  if (options.columns && options.columns.length) {
+    columns = options.columns.map((c) => {
+      const col = info.byName.get(c);
+      if (!col) throw new WriteConfigError(`column ${c} does not exist in ${name}`);
+      if (!col.writable)
+        throw new WriteConfigError(`column ${c} of ${name} is generated and cannot be written`);
+      return col;
+    });
+  } else {
+    columns = info.columns.filter((c) => c.writable && fields.has(c.name));
+  }
+  if (!columns.length) {
+    throw new WriteConfigError(
+      `no field of the records matches a column of ${name} (record fields: ${[...fields].slice(0, 10).join(', ') || 'none'})`,
+    );
+  }
+  const chosen = new Set(columns.map((c) => c.name));
+  const ignoredFields = [...fields].filter((f) => !chosen.has(f)).sort();
+  const key = chooseKey(info, columns, options.keyColumns);
+
+  const target = qualified(info.ref);
+  const cols = columns.map((c) => quoteIdent(c.name));
+  const colList = cols.join(', ');
+  const keyList = key.map((k) => quoteIdent(k)).join(', ');
+  // one staging table per target and column set (and types, so a changed table gets a new one)
+  const STAGE = `medallion_stage_${shortHash(`${target}|${columns.map((c) => `${c.name}:${c.type}`).join(',')}`)}`;
+  const createStage =
+    `CREATE TEMP TABLE IF NOT EXISTS ${STAGE} ON COMMIT DELETE ROWS AS ` +
+    `SELECT ${colList}, 0::bigint AS ${ORD} FROM ${target} WITH NO DATA`;
+  const truncateStage = `TRUNCATE ${STAGE}`;
+  const copy = `COPY ${STAGE} (${colList}, ${ORD}) FROM STDIN`;
+  const copyDirect = `COPY ${target} (${colList}) FROM STDIN`;
+
+  const updatable = columns.filter((c) => !key.includes(c.name)).map((c) => quoteIdent(c.name));
+  let insert: string;
+  if (options.onConflict === 'update' && updatable.length) {
+    const set = updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ');
+    const changed =
+      `ROW(${updatable.map((c) => `t.${c}::text`).join(', ')}) IS DISTINCT FROM ` +
+      `ROW(${updatable.map((c) => `EXCLUDED.${c}::text`).join(', ')})`;
+    insert =
+      `WITH w AS (INSERT INTO ${target} AS t (${colList}) ` +
+      `SELECT DISTINCT ON (${keyList}) ${colList} FROM ${STAGE} ORDER BY ${keyList}, ${ORD} DESC ` +
+      `ON CONFLICT (${keyList}) DO UPDATE SET ${set} WHERE ${changed} ` +
+      `RETURNING (xmax = 0) AS fresh) ` +
+      `SELECT count(*) FILTER (WHERE fresh)::int AS inserted, count(*) FILTER (WHERE NOT fresh)::int AS updated FROM w`;
+  } else {
+    insert =
+      `WITH w AS (INSERT INTO ${target} (${colList}) ` +
+      `SELECT ${colList} FROM ${STAGE} ORDER BY ${ORD} ` +
+      `ON CONFLICT (${keyList}) DO NOTHING RETURNING 1) ` +
+      `SELECT count(*)::int AS inserted, 0 AS updated FROM w`;
+  }
+  return { columns, key, ignoredFields, createStage, truncateStage, copy, insert, copyDirect };
+}
+
+/**
+ * COPY text lines for the batch (or the records at `indices`), in chunks of roughly
+ * `chunkBytes`; with `position`, each line ends with the record's index in the batch
+ * (the staging table's order column).
+ */
+export function* copyChunks(
+  records: readonly DbRecord[],
+  columns: readonly ColumnInfo[],
+  {
+    position = true,
+    chunkBytes = 256 * 1024,
+    indices,
+  }: { position?: boolean; chunkBytes?: number; indices?: readonly number[] } = {},
+): Generator<string> {
+  let chunk = '';
+  const n = indices ? indices.length : records.length;
+  for (let k = 0; k < n; k++) {
+    const i = indices ? indices[k] : k;
+    const r = records[i];
+    let line = '';
+    for (const c of columns) line += copyField(r[c.name], c.kind) + '\t';
+    chunk += position ? `${line}${i}\n` : `${line.slice(0, -1)}\n`;
+    if (chunk.length >= chunkBytes) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
