@@ -183,7 +183,6 @@ export class TableWriter {
     indices?: readonly number[],
   ): Promise<Counts> {
     await client.query(plan.createStage);
-    await client.query(plan.truncateStage);
     await pipeline(
       Readable.from(copyChunks(records, plan.columns, { indices })),
       client.query(copyFrom(plan.copy)),
@@ -200,6 +199,8 @@ export class TableWriter {
       await client.query('SAVEPOINT medallion_part');
       try {
         const counts = await this.staged(client, plan, records, part);
+        // a failed part's staged rows go with its savepoint; a stored part's must go before the next
+        await client.query(plan.truncateStage);
         await client.query('RELEASE SAVEPOINT medallion_part');
         total.inserted += counts.inserted;
         total.updated += counts.updated;

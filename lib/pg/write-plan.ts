@@ -36,6 +36,7 @@ export interface WritePlan {
   ignoredFields: string[];
   /** Creates this plan's staging table once per connection (temporary, emptied at each commit). */
   createStage: string;
+  /** Empties the staging table between the parts of one transaction. */
   truncateStage: string;
   copy: string;
   insert: string;
