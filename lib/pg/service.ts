@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Pool, type PoolConfig } from 'pg';
 import { describeTarget, toPoolConfig, type ConnectionSettings } from './connection';
-import { describeError, isConnectionError } from './errors';
+import { describeError, describeFailure, isConnectionError } from './errors';
 import { assertSchemaNames, type SchemaNames } from './identifiers';
 import { migrate, type MigrationResult } from './migrations';
 
@@ -115,7 +115,7 @@ export class PgService extends EventEmitter {
   noteFailure(err: unknown): void {
     if (this.closed || !isConnectionError(err)) return;
     this.isReady = false;
-    this.setState('error', describeError(err));
+    this.setState('error', describeFailure(err));
     this.scheduleRetry();
   }
 
