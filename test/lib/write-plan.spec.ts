@@ -154,16 +154,6 @@ describe('lib/pg/write-plan', () => {
     assert.equal(text.join(''), 'c\t2\na\t0\n');
   });
 
-  it("streams COPY lines for a subset of the batch, keeping each record's position", () => {
-    const cols = [col('source_key')];
-    const text = [
-      ...copyChunks([{ source_key: 'a' }, { source_key: 'b' }, { source_key: 'c' }], cols, {
-        indices: [2, 0],
-      }),
-    ];
-    assert.equal(text.join(''), 'c\t2\na\t0\n');
-  });
-
   it('streams COPY lines with the batch position as the last field', () => {
     const cols = [col('source_key'), col('raw', 'bytea')];
     const text = [

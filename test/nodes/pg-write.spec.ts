@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { NodeMessage } from 'node-red';
+import type { PgAck, RowError } from '../../lib/pg/ack';
 import pgConfigNode from '../../nodes/pg-config/pg-config';
 import type { PgConfigNode } from '../../nodes/pg-config/pg-config-node';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
@@ -7,32 +8,9 @@ import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, messages, nextMessage, statuses, waitFor } from '../support/flow';
 import { poll } from '../support/processes';
 
-type Ack = NodeMessage & {
-  payload: unknown;
-  pg: {
-    table: string;
-    rows: number;
-    inserted: number;
-    updated: number;
-    conflicted: number;
-    rejected: number;
-    durationMs: number;
-    path: string;
-    progress?: { replay: boolean; rowsIn: number; inserted: number; duplicate: number; quarantined: number };
-  };
-};
+type Ack = NodeMessage & { payload: unknown; pg: PgAck };
 type Caught = NodeMessage & { error: { message: string; source: { id: string } } };
-type Refused = NodeMessage & {
-  payload: unknown[];
-  errors: Array<{
-    index: number;
-    line?: number;
-    field?: string;
-    rule: string;
-    value?: unknown;
-    message: string;
-  }>;
-};
+type Refused = NodeMessage & { payload: unknown[]; errors: RowError[] };
 
 function batch(key: string, n: number) {
   return Array.from({ length: n }, (_, i) => ({
