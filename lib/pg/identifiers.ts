@@ -28,10 +28,6 @@ export function assertIdentifier(name: string, what = 'identifier'): string {
   return name;
 }
 
-export function isIdentifier(name: string): boolean {
-  return IDENTIFIER.test(name) && Buffer.byteLength(name) <= MAX_IDENTIFIER_BYTES;
-}
-
 /** Validated and double-quoted identifier. */
 export function quoteIdent(name: string, what?: string): string {
   return `"${assertIdentifier(name, what)}"`;
