@@ -18,8 +18,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Client, Pool, type PoolClient } from 'pg';
+import { Client, Pool } from 'pg';
 import { TableWriter } from '../lib/pg/bulk-write';
+import { inTransaction } from '../lib/pg/client';
 import type { DbRecord } from '../lib/pg/write-plan';
 import { DEFAULT_SCHEMAS, resolveTable } from '../lib/pg/identifiers';
 import { migrate } from '../lib/pg/migrations';
@@ -117,21 +118,6 @@ function writerFor(pool: Pool, target: Target, fastPath: boolean): TableWriter {
 
 function columnsOf(target: Target): string[] {
   return Object.keys(target.types);
-}
-
-async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const r = await fn(c);
-    await c.query('COMMIT');
-    return r;
-  } catch (err) {
-    await c.query('ROLLBACK');
-    throw err;
-  } finally {
-    c.release();
-  }
 }
 
 const q = (s: string) => `"${s}"`;

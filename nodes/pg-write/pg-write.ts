@@ -48,7 +48,7 @@ export = (RED: NodeAPI) => {
           onConflict: def.onConflict === 'update' ? 'update' : 'nothing',
           keyColumns: parseColumnList(def.keyColumns, 'key column'),
           columns: parseColumnList(def.columns),
-          progressTable: { schema: service.schemas.medallion, table: 'batches' },
+          progressTable: resolveTable('medallion.batches', service.schemas),
           fastPath: def.fastPath !== false,
         });
       } catch (err) {
