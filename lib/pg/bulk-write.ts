@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
-import { inTransaction, withClient } from './client';
+import { inTransaction } from './client';
 import { describeError, errorColumn, isRowError } from './errors';
 import { displayName, type TableRef } from './identifiers';
 import { hasProgress, recordProgress, type ProgressKey, type ProgressRow } from './progress';
@@ -62,6 +62,16 @@ interface Counts {
   rejected: RejectedRow[];
 }
 
+interface Committed {
+  counts: Counts;
+  row?: ProgressRow;
+}
+
+/** Rows of the batch that were neither inserted nor refused: their key was stored or repeated. */
+function notInserted(records: readonly DbRecord[], counts: Counts): number {
+  return records.length - counts.rejected.length - counts.inserted;
+}
+
 /** Batches in a row that skip the fast path after it met a conflict: doubles up to this. */
 const MAX_DIRECT_BACKOFF = 64;
 
@@ -96,40 +106,35 @@ export class TableWriter {
 
   async write(records: readonly DbRecord[], progress?: ProgressKey): Promise<WriteResult> {
     const started = process.hrtime.bigint();
-    const table = displayName(this.options.table);
-    const result = (counts: Counts, path: WriteResult['path'], plan?: WritePlan, row?: ProgressRow) => ({
-      table,
+    const result = (out: Committed, path: WriteResult['path'], plan?: WritePlan): WriteResult => ({
+      table: displayName(this.options.table),
       rows: records.length,
-      inserted: counts.inserted,
-      updated: counts.updated,
-      conflicted: records.length - counts.rejected.length - counts.inserted,
-      rejected: counts.rejected,
-      progress: row,
+      inserted: out.counts.inserted,
+      updated: out.counts.updated,
+      conflicted: notInserted(records, out.counts),
+      rejected: out.counts.rejected,
+      progress: out.row,
       path,
       durationMs: Number(process.hrtime.bigint() - started) / 1e6,
       ignoredFields: plan?.ignoredFields ?? [],
     });
 
     if (!records.length) {
-      const row = progress
-        ? await inTransaction(this.pool, (c) =>
-            this.finish(c, progress, records, { inserted: 0, updated: 0, rejected: [] }),
-          )
-        : undefined;
-      return result({ inserted: 0, updated: 0, rejected: [] }, 'none', undefined, row);
+      const none: Counts = { inserted: 0, updated: 0, rejected: [] };
+      const out = progress ? await this.commit(records, progress, async () => none) : { counts: none };
+      return result(out, 'none');
     }
     const plan = planWrite(await this.describe(), fieldsOf(records), this.options);
 
     // a value the table refuses fails every path: after the first such error, go straight to isolating
     let refused = false;
-    if (await this.tryDirect(progress)) {
+    if (this.fastPathDue()) {
       try {
-        const out = await inTransaction(this.pool, async (c) => {
-          const counts = await this.copyDirect(c, plan, records);
-          return { counts, row: await this.finish(c, progress, records, counts) };
-        });
-        this.directBackoff = 0;
-        return result(out.counts, 'direct', plan, out.row);
+        const out = await this.commit(records, progress, (c) => this.copyDirect(c, plan, records, progress));
+        if (out) {
+          this.directBackoff = 0;
+          return result(out, 'direct', plan);
+        }
       } catch (err) {
         if (!isRowError(err)) throw err;
         if ((err as { code?: string }).code === '23505') {
@@ -142,35 +147,68 @@ export class TableWriter {
     }
     if (!refused) {
       try {
-        const out = await inTransaction(this.pool, async (c) => {
-          const counts = await this.staged(c, plan, records);
-          return { counts, row: await this.finish(c, progress, records, counts) };
-        });
-        return result(out.counts, 'staging', plan, out.row);
+        return result(
+          await this.commit(records, progress, (c) => this.staged(c, plan, records)),
+          'staging',
+          plan,
+        );
       } catch (err) {
         if (!isRowError(err)) throw err;
       }
     }
-    const out = await inTransaction(this.pool, async (c) => {
-      const counts = await this.isolate(c, plan, records);
-      return { counts, row: await this.finish(c, progress, records, counts) };
+    return result(
+      await this.commit(records, progress, (c) => this.isolate(c, plan, records)),
+      'isolating',
+      plan,
+    );
+  }
+
+  /** The fast path is tried unless disabled or resting after a conflict. */
+  private fastPathDue(): boolean {
+    return this.options.fastPath !== false && this.batchesSinceConflict++ >= this.directBackoff;
+  }
+
+  /**
+   * One transaction: the rows by `write`, then the batch's progress row. Resolves to
+   * undefined, committing nothing, when `write` declines (the fast path on a replay).
+   */
+  private commit(
+    records: readonly DbRecord[],
+    progress: ProgressKey | undefined,
+    write: (client: PoolClient) => Promise<Counts>,
+  ): Promise<Committed>;
+  private commit(
+    records: readonly DbRecord[],
+    progress: ProgressKey | undefined,
+    write: (client: PoolClient) => Promise<Counts | undefined>,
+  ): Promise<Committed | undefined>;
+  private async commit(
+    records: readonly DbRecord[],
+    progress: ProgressKey | undefined,
+    write: (client: PoolClient) => Promise<Counts | undefined>,
+  ): Promise<Committed | undefined> {
+    return inTransaction(this.pool, async (client) => {
+      const counts = await write(client);
+      if (!counts) return undefined;
+      if (!progress) return { counts };
+      const row = await recordProgress(client, this.options.progressTable, progress, {
+        rowsIn: records.length,
+        inserted: counts.inserted,
+        duplicate: notInserted(records, counts),
+        quarantined: counts.rejected.length,
+      });
+      return { counts, row };
     });
-    return result(out.counts, 'isolating', plan, out.row);
   }
 
-  /** The fast path is tried unless disabled, backing off after conflicts, or the ledger shows a replay. */
-  private async tryDirect(progress: ProgressKey | undefined): Promise<boolean> {
-    if (this.options.fastPath === false) return false;
-    if (this.batchesSinceConflict++ < this.directBackoff) return false;
-    if (!progress) return true;
-    return !(await withClient(this.pool, (c) => hasProgress(c, this.options.progressTable, progress)));
-  }
-
+  /** COPY straight into the table; declines when the ledger shows the batch was committed before. */
   private async copyDirect(
     client: PoolClient,
     plan: WritePlan,
     records: readonly DbRecord[],
-  ): Promise<Counts> {
+    progress: ProgressKey | undefined,
+  ): Promise<Counts | undefined> {
+    if (progress && (await hasProgress(client, this.options.progressTable, progress))) return undefined;
     const copy = client.query(copyFrom(plan.copyDirect));
     await pipeline(Readable.from(copyChunks(records, plan.columns, { position: false })), copy);
     return { inserted: copy.rowCount, updated: 0, rejected: [] };
@@ -223,20 +261,5 @@ export class TableWriter {
       }
     }
     return total;
-  }
-
-  private async finish(
-    client: PoolClient,
-    progress: ProgressKey | undefined,
-    records: readonly DbRecord[],
-    counts: Counts,
-  ): Promise<ProgressRow | undefined> {
-    if (!progress) return undefined;
-    return recordProgress(client, this.options.progressTable, progress, {
-      rowsIn: records.length,
-      inserted: counts.inserted,
-      duplicate: records.length - counts.rejected.length - counts.inserted,
-      quarantined: counts.rejected.length,
-    });
   }
 }
