@@ -31,8 +31,6 @@ export interface WriteQueueHandlers<R, O, T> {
   done(job: QueueJob<R, O>, result: T): void;
   failed(job: QueueJob<R, O>, err: unknown): void;
   retrying?(job: QueueJob<R, O>, info: RetryInfo): void;
-  /** Called whenever the number of waiting jobs changes. */
-  backlog?(waiting: number): void;
 }
 
 export class WriteQueue<R, O, T> {
@@ -48,11 +46,6 @@ export class WriteQueue<R, O, T> {
     private readonly options: WriteQueueOptions,
     private readonly handlers: WriteQueueHandlers<R, O, T>,
   ) {}
-
-  /** Jobs waiting or running, plus a micro-batch being gathered. */
-  get waiting(): number {
-    return this.jobs.length + (this.running ? 1 : 0) + (this.held.length ? 1 : 0);
-  }
 
   /** A batch: written as one job, in order after everything before it. */
   pushBatch(records: R[], origin: O): void {
@@ -97,7 +90,6 @@ export class WriteQueue<R, O, T> {
 
   private enqueue(job: QueueJob<R, O>): void {
     this.jobs.push(job);
-    this.handlers.backlog?.(this.waiting);
     if (!this.running) void this.run();
   }
 
@@ -118,7 +110,6 @@ export class WriteQueue<R, O, T> {
         // or a `done` handler that threw: the job's inputs are answered with the error
         this.handlers.failed(job, err);
       }
-      this.handlers.backlog?.(this.waiting);
     }
     this.running = false;
     for (const resolve of this.idle.splice(0)) resolve();

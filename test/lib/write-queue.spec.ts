@@ -134,14 +134,4 @@ describe('lib/write-queue', () => {
     assert.deepEqual(h.failed[0].origins, ['held']);
     assert.ok(h.failed[0].err instanceof RetryAbortedError);
   });
-
-  it('counts what waits', async () => {
-    const h = harness({ batchTimeoutMs: 10_000 }, () => sleep(20).then(() => 1));
-    h.queue.pushBatch([1], 'a');
-    h.queue.pushBatch([2], 'b');
-    h.queue.pushRecord(3, 'c');
-    assert.equal(h.queue.waiting, 3);
-    await h.queue.close();
-    assert.equal(h.queue.waiting, 0);
-  });
 });
