@@ -4,6 +4,7 @@
  * The error shape is the one the validate node uses, so one quarantine path takes both.
  */
 import type { RejectedRow, WriteResult } from './bulk-write';
+import type { ProgressCounts } from './progress';
 import type { DbRecord } from './write-plan';
 
 /** One reason a record was not stored: where (line, field), which rule, and the message. */
@@ -29,7 +30,7 @@ export interface PgAck {
   durationMs: number;
   path: WriteResult['path'];
   /** Present when the batch had a progress key: the counts of its first commit. */
-  progress?: { replay: boolean; rowsIn: number; inserted: number; duplicate: number; quarantined: number };
+  progress?: ProgressCounts & { replay: boolean };
 }
 
 export function pgAck(result: WriteResult): PgAck {

@@ -1,4 +1,5 @@
 import type { NodeAPI, NodeDef } from 'node-red';
+import { numberOr } from '../../lib/form-values';
 import { PgService } from '../../lib/pg/service';
 import type { PgConfigCredentials, PgConfigNode } from './pg-config-node';
 
@@ -18,11 +19,6 @@ interface PgConfigDef extends NodeDef {
   schemaGold: string;
 }
 
-function int(value: string | number | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  return Number(value);
-}
-
 export = (RED: NodeAPI) => {
   function PgConfig(this: PgConfigNode, def: PgConfigDef) {
     RED.nodes.createNode(this, def);
@@ -30,14 +26,20 @@ export = (RED: NodeAPI) => {
     const common = {
       password,
       ssl: def.ssl || 'disable',
-      poolSize: int(def.poolSize, 10),
+      poolSize: numberOr(def.poolSize, 10),
       applicationName: def.applicationName || undefined,
     };
     try {
       this.service = new PgService({
         connection:
           def.connection === 'fields'
-            ? { ...common, host: def.host, port: int(def.port, 5432), database: def.database, user: def.user }
+            ? {
+                ...common,
+                host: def.host,
+                port: numberOr(def.port, 5432),
+                database: def.database,
+                user: def.user,
+              }
             : { ...common, url: def.url },
         schemas: {
           medallion: def.schemaMedallion || 'medallion',

@@ -1,4 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { numberOr } from '../../lib/form-values';
 import { answerMessages } from '../../lib/pg/ack';
 import { TableWriter, type WriteResult } from '../../lib/pg/bulk-write';
 import { describeError, describeFailure, isTransientError } from '../../lib/pg/errors';
@@ -30,9 +31,6 @@ interface Origin {
   done: (err?: Error) => void;
   progress?: ProgressKey;
 }
-
-const num = (v: string | number | undefined, fallback: number) =>
-  v === undefined || v === '' ? fallback : Number(v);
 
 export = (RED: NodeAPI) => {
   function PgWrite(this: Node, def: PgWriteDef) {
@@ -74,9 +72,9 @@ export = (RED: NodeAPI) => {
 
     const queue = new WriteQueue<DbRecord, Origin, WriteResult>(
       {
-        batchSize: Math.max(1, num(def.batchSize, 1000)),
-        batchTimeoutMs: Math.max(0, num(def.batchTimeout, 1000)),
-        retry: { initialMs: 500, maxMs: 30_000, maxAttempts: num(def.maxAttempts, 0) || Infinity },
+        batchSize: Math.max(1, numberOr(def.batchSize, 1000)),
+        batchTimeoutMs: Math.max(0, numberOr(def.batchTimeout, 1000)),
+        retry: { initialMs: 500, maxMs: 30_000, maxAttempts: numberOr(def.maxAttempts, 0) || Infinity },
         closeTimeoutMs: 10_000,
       },
       {
