@@ -59,7 +59,8 @@ async function binaries(): Promise<Binaries> {
   }
 }
 
-function freePort(preferred?: number): Promise<number> {
+/** A port free on 127.0.0.1 now: `preferred` when it is free, else one the system picks. */
+export function freePort(preferred?: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {

@@ -8,7 +8,7 @@
  * running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { redactUrl } from '../lib/pg/connection';
@@ -27,7 +27,7 @@ function prepareUserDir(userDir: string): void {
   const modules = join(userDir, 'node_modules');
   mkdirSync(modules, { recursive: true });
   const link = join(modules, PACKAGE);
-  if (existsSync(link) || isDanglingLink(link)) unlinkSync(link);
+  rmSync(link, { force: true });
   symlinkSync(repoRoot, link, 'dir');
   const flows = join(userDir, 'flows.json');
   if (!existsSync(flows)) {
@@ -35,14 +35,6 @@ function prepareUserDir(userDir: string): void {
     say(`flows: ${flows} (copied from flows/medallion.json)`);
   } else {
     say(`flows: ${flows} (your edited copy; delete it to get flows/medallion.json back)`);
-  }
-}
-
-function isDanglingLink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
   }
 }
 

@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { DEFAULT_SCHEMAS } from '../../lib/pg/identifiers';
 import { PgService, type PgState } from '../../lib/pg/service';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
-
-/** A port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../support/processes';
 
 describe('PgService (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -36,7 +26,7 @@ describe('PgService (real PostgreSQL)', () => {
   });
 
   it('reports an unreachable server in red and keeps retrying with backoff', async () => {
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens on it
     const service = new PgService({
       connection: { host: '127.0.0.1', port, database: 'x', user: 'u', connectTimeoutMs: 1000 },
       schemas: { ...DEFAULT_SCHEMAS },

@@ -1,5 +1,6 @@
 import type { NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
+import { poll } from './processes';
 
 helper.init(require.resolve('node-red'));
 
@@ -51,10 +52,7 @@ export function statuses(id: string): Array<{ fill?: string; shape?: string; tex
   return spy.args.map((a) => a[0] as { fill?: string; shape?: string; text?: string });
 }
 
+/** Waits until `check()` holds (polled every 20 ms). */
 export async function waitFor(check: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await poll(async () => check() || undefined, ms, what, 20);
 }

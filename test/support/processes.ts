@@ -1,18 +1,8 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { get, request } from 'node:http';
-import { createServer } from 'node:net';
+import { get, request, type IncomingMessage } from 'node:http';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../bin/embedded-postgres';
 
 /** A child process whose stdout+stderr are collected, with a way to wait for a line. */
 export interface Spawned {
@@ -138,14 +128,19 @@ export interface HttpResponse {
   body: string;
 }
 
+/** Resolves with a response's status, headers and whole body. */
+function collect(resolve: (r: HttpResponse) => void): (res: IncomingMessage) => void {
+  return (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => (body += c));
+    res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+  };
+}
+
 export function httpGet(url: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    get(url, { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    }).on('error', reject);
+    get(url, { headers }, collect(resolve)).on('error', reject);
   });
 }
 
@@ -154,31 +149,22 @@ export function httpPost(
   json: unknown,
   headers: Record<string, string> = {},
 ): Promise<HttpResponse> {
+  const data = JSON.stringify(json);
+  const type = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
   return new Promise((resolve, reject) => {
-    const data = JSON.stringify(json);
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(data),
-          ...headers,
-        },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
+    request(url, { method: 'POST', headers: { ...type, ...headers } }, collect(resolve))
+      .on('error', reject)
+      .end(data);
   });
 }
 
-export async function poll<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+/** Calls `fn` every `everyMs` until it returns a value (errors count as "not yet"); gives up after `ms`. */
+export async function poll<T>(
+  fn: () => Promise<T | undefined>,
+  ms: number,
+  what: string,
+  everyMs = 250,
+): Promise<T> {
   const until = Date.now() + ms;
   let lastError: unknown;
   for (;;) {
@@ -190,6 +176,6 @@ export async function poll<T>(fn: () => Promise<T | undefined>, ms: number, what
     }
     if (Date.now() > until)
       throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
