@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, query } from '../support/db';
 import {
@@ -46,8 +47,7 @@ describe('npm start launcher', function () {
     rmSync(resolve(home, '..'), { recursive: true, force: true });
   });
 
-  async function start(env: NodeJS.ProcessEnv): Promise<{ s: Spawned; port: number }> {
-    const port = await freePort();
+  function launch(env: NodeJS.ProcessEnv, port: number): Spawned {
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,
       MEDALLION_HOME: home,
@@ -57,8 +57,13 @@ describe('npm start launcher', function () {
     };
     if (!('DATABASE_URL' in env)) delete childEnv.DATABASE_URL;
     // detached: its own process group, like a shell job, so a Ctrl-C can be sent to all of it
-    const s = spawnCollecting(process.execPath, [launcher], { env: childEnv, detached: true });
-    running = s;
+    running = spawnCollecting(process.execPath, [launcher], { env: childEnv, detached: true });
+    return running;
+  }
+
+  async function start(env: NodeJS.ProcessEnv): Promise<{ s: Spawned; port: number }> {
+    const port = await freePort();
+    const s = launch(env, port);
     await s.waitFor(new RegExp(`\\[medallion\\] editor: http://127\\.0\\.0\\.1:${port}/`), 120_000);
     return { s, port };
   }
@@ -127,6 +132,24 @@ describe('npm start launcher', function () {
     assert.equal(await s.exited(60_000), 0);
     assert.deepEqual(alive(children), []);
     assert.deepEqual(processesMentioning(home), []);
+  });
+
+  it('exits non-zero when the editor port is taken, stopping the embedded PostgreSQL it started', async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const s = launch({}, port);
+      await s.waitFor(/embedded PostgreSQL \d/, 120_000);
+      const postgres = processesMentioning(join(home, 'postgres', 'data'));
+      assert.equal(postgres.length, 1);
+      assert.equal(await s.exited(60_000), 1);
+      assert.match(s.output(), /Node-RED exited \(code 1\) before the editor was up/);
+      assert.match(s.output(), /embedded PostgreSQL stopped/);
+      assert.deepEqual(alive(postgres), [], 'no postgres left behind');
+    } finally {
+      blocker.close();
+    }
   });
 
   it('uses DATABASE_URL when set and starts no embedded server', async () => {
