@@ -90,8 +90,9 @@ export = (RED: NodeAPI) => {
         done: (job, result) => stored(job.origins, job.micro, job.records, result),
         failed: (job, err) => {
           service?.noteFailure(err);
-          status.failed(describeFailure(err));
-          const message = `pg-write ${table}: ${describeFailure(err)}`;
+          const reason = describeFailure(err);
+          status.failed(reason);
+          const message = `pg-write ${table}: ${reason}`;
           for (const o of job.origins) o.done(Object.assign(new Error(message), { cause: err }));
         },
       },
