@@ -11,6 +11,7 @@ import {
   copyChunks,
   fieldsOf,
   planWrite,
+  type ColumnDefaults,
   type DbRecord,
   type WriteOptions,
   type WritePlan,
@@ -104,7 +105,12 @@ export class TableWriter {
     return this.info;
   }
 
-  async write(records: readonly DbRecord[], progress?: ProgressKey): Promise<WriteResult> {
+  /** Writes one batch; `defaults` fill the columns its records have no field for (lineage). */
+  async write(
+    records: readonly DbRecord[],
+    progress?: ProgressKey,
+    defaults?: ColumnDefaults,
+  ): Promise<WriteResult> {
     const started = process.hrtime.bigint();
     const result = (out: Committed, path: WriteResult['path'], plan?: WritePlan): WriteResult => ({
       table: displayName(this.options.table),
@@ -124,7 +130,7 @@ export class TableWriter {
       const out = progress ? await this.commit(records, progress, async () => none) : { counts: none };
       return result(out, 'none');
     }
-    const plan = planWrite(await this.describe(), fieldsOf(records), this.options);
+    const plan = planWrite(await this.describe(), fieldsOf(records), this.options, defaults);
 
     // a value the table refuses fails every path: after the first such error, go straight to isolating
     let refused = false;
@@ -210,7 +216,10 @@ export class TableWriter {
   ): Promise<Counts | undefined> {
     if (progress && (await hasProgress(client, this.options.progressTable, progress))) return undefined;
     const copy = client.query(copyFrom(plan.copyDirect));
-    await pipeline(Readable.from(copyChunks(records, plan.columns, { position: false })), copy);
+    await pipeline(
+      Readable.from(copyChunks(records, plan.columns, { position: false, defaults: plan.defaults })),
+      copy,
+    );
     return { inserted: copy.rowCount, updated: 0, rejected: [] };
   }
 
@@ -222,7 +231,7 @@ export class TableWriter {
   ): Promise<Counts> {
     await client.query(plan.createStage);
     await pipeline(
-      Readable.from(copyChunks(records, plan.columns, { indices })),
+      Readable.from(copyChunks(records, plan.columns, { indices, defaults: plan.defaults })),
       client.query(copyFrom(plan.copy)),
     );
     const { rows } = await client.query<{ inserted: number; updated: number }>(plan.insert);

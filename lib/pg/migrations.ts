@@ -89,6 +89,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX records_run_idx ON ${bronze}.records (run_id);
     `,
   },
+  {
+    version: 2,
+    name: 'file ledger: what a resumed or replayed file needs, and its event log',
+    sql: ({ medallion }) => `
+      ALTER TABLE ${medallion}.files
+        ADD COLUMN batch_size   integer CHECK (batch_size > 0),
+        ADD COLUMN header       text,
+        ADD COLUMN csv_options  jsonb,
+        ADD COLUMN rows_read    bigint,
+        ADD COLUMN rows_skipped bigint,
+        ADD COLUMN batches      integer;
+
+      CREATE TABLE ${medallion}.file_events (
+        id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        sha256   text NOT NULL,
+        name     text NOT NULL,
+        event    text NOT NULL,
+        instance text NOT NULL,
+        detail   text,
+        at       timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX file_events_sha256_idx ON ${medallion}.file_events (sha256, at);
+    `,
+  },
 ];
 
 function quoteAll(s: SchemaNames): Quoted {

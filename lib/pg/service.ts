@@ -4,6 +4,7 @@ import { describeTarget, toPoolConfig, type ConnectionSettings } from './connect
 import { describeError, describeFailure, isConnectionError } from './errors';
 import { assertSchemaNames, type SchemaNames } from './identifiers';
 import { migrate, type MigrationResult } from './migrations';
+import type { ProgressKey } from './progress';
 
 export type PgStateName = 'connecting' | 'ready' | 'error' | 'closed';
 
@@ -67,11 +68,20 @@ export class PgService extends EventEmitter {
     this.target = describeTarget(config);
     this.migrationKey = `${this.target}|${Object.values(this.schemas).join(',')}`;
     this.retryDelay = options.retryInitialMs ?? 1000;
+    this.setMaxListeners(0);
     this.pool = new Pool(config);
     this.pool.on('error', (err) => {
       this.options.onWarning?.(`PostgreSQL connection lost (${this.target}): ${describeError(err)}`);
       this.noteFailure(err);
     });
+  }
+
+  /**
+   * A node committed a batch with this progress key: nodes waiting for it (watch-folder
+   * waits for its batches in the commit layer) hear it at once instead of polling.
+   */
+  noteCommitted(key: ProgressKey): void {
+    this.emit('committed', key);
   }
 
   get state(): PgState {
@@ -158,6 +168,7 @@ export class PgService extends EventEmitter {
     }
     this.setState('closed', 'closed');
     this.removeAllListeners('state');
+    this.removeAllListeners('committed');
     await this.pool.end();
   }
 

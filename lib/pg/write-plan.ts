@@ -14,6 +14,9 @@ export interface WriteOptions {
   columns?: string[];
 }
 
+/** Values for columns a record has no field for (the batch's lineage: source, run). */
+export type ColumnDefaults = Readonly<Record<string, unknown>>;
+
 export type DbRecord = Record<string, unknown>;
 
 export class WriteConfigError extends Error {
@@ -42,6 +45,7 @@ export interface WritePlan {
   insert: string;
   /** COPY straight into the table: the first-load fast path (fails on any conflict). */
   copyDirect: string;
+  defaults: ColumnDefaults;
 }
 
 const ORD = 'medallion_ord';
@@ -111,8 +115,16 @@ function chooseKey(info: TableInfo, columns: ColumnInfo[], keyColumns: string[] 
   return usable.columns;
 }
 
-/** Decides columns and conflict key for a batch and builds the three statements. Pure. */
-export function planWrite(info: TableInfo, fields: Set<string>, options: WriteOptions): WritePlan {
+/**
+ * Decides columns and conflict key for a batch and builds the three statements. Pure.
+ * A column with a default (and no field) is written from the default.
+ */
+export function planWrite(
+  info: TableInfo,
+  fields: Set<string>,
+  options: WriteOptions,
+  defaults: ColumnDefaults = {},
+): WritePlan {
   const name = displayName(info.ref);
   let columns: ColumnInfo[];
   if (options.columns && options.columns.length) {
@@ -124,7 +136,9 @@ export function planWrite(info: TableInfo, fields: Set<string>, options: WriteOp
       return col;
     });
   } else {
-    columns = info.columns.filter((c) => c.writable && fields.has(c.name));
+    columns = info.columns.filter(
+      (c) => c.writable && (fields.has(c.name) || defaults[c.name] !== undefined),
+    );
   }
   if (!columns.length) {
     throw new WriteConfigError(
@@ -168,13 +182,13 @@ export function planWrite(info: TableInfo, fields: Set<string>, options: WriteOp
       `ON CONFLICT (${keyList}) DO NOTHING RETURNING 1) ` +
       `SELECT count(*)::int AS inserted, 0 AS updated FROM w`;
   }
-  return { columns, key, ignoredFields, createStage, truncateStage, copy, insert, copyDirect };
+  return { columns, key, ignoredFields, createStage, truncateStage, copy, insert, copyDirect, defaults };
 }
 
 /**
  * COPY text lines for the batch (or the records at `indices`), in chunks of roughly
  * `chunkBytes`; with `position`, each line ends with the record's index in the batch
- * (the staging table's order column).
+ * (the staging table's order column). A field a record lacks comes from `defaults`.
  */
 export function* copyChunks(
   records: readonly DbRecord[],
@@ -183,15 +197,21 @@ export function* copyChunks(
     position = true,
     chunkBytes = 256 * 1024,
     indices,
-  }: { position?: boolean; chunkBytes?: number; indices?: readonly number[] } = {},
+    defaults = {},
+  }: { position?: boolean; chunkBytes?: number; indices?: readonly number[]; defaults?: ColumnDefaults } = {},
 ): Generator<string> {
+  const fallback = columns.map((c) => defaults[c.name]);
   let chunk = '';
   const n = indices ? indices.length : records.length;
   for (let k = 0; k < n; k++) {
     const i = indices ? indices[k] : k;
     const r = records[i];
     let line = '';
-    for (const c of columns) line += copyField(r[c.name], c.kind) + '\t';
+    for (let j = 0; j < columns.length; j++) {
+      const c = columns[j];
+      const v = r[c.name];
+      line += copyField(v === undefined ? fallback[j] : v, c.kind) + '\t';
+    }
     chunk += position ? `${line}${i}\n` : `${line.slice(0, -1)}\n`;
     if (chunk.length >= chunkBytes) {
       yield chunk;

@@ -1,11 +1,12 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { numberOr } from '../../lib/form-values';
 import { answerMessages } from '../../lib/pg/ack';
+import { LINEAGE_COLUMNS, lineageOf } from '../../lib/pg/lineage';
 import { TableWriter, type WriteResult } from '../../lib/pg/bulk-write';
 import { describeError, describeFailure, isTransientError } from '../../lib/pg/errors';
 import { displayName, parseColumnList, resolveTable } from '../../lib/pg/identifiers';
 import { progressKeyFrom, type MessageSource, type ProgressKey } from '../../lib/pg/progress';
-import { asRecords, type DbRecord } from '../../lib/pg/write-plan';
+import { asRecords, type ColumnDefaults, type DbRecord } from '../../lib/pg/write-plan';
 import { throttledStatus } from '../../lib/status';
 import { WriteQueue } from '../../lib/write-queue';
 import { WriteStatus } from '../../lib/write-status';
@@ -30,6 +31,7 @@ interface Origin {
   send: (m: Array<NodeMessage | null>) => void;
   done: (err?: Error) => void;
   progress?: ProgressKey;
+  lineage: ColumnDefaults;
 }
 
 export = (RED: NodeAPI) => {
@@ -57,15 +59,19 @@ export = (RED: NodeAPI) => {
     const layer = def.layer?.trim() || def.table;
     const status = new WriteStatus(throttledStatus(this), table);
     const warnedFields = new Set<string>();
+    const explicitColumns = Boolean(def.columns?.trim());
 
     const stored = (origins: Origin[], micro: boolean, records: DbRecord[], result: WriteResult) => {
       service?.noteSuccess();
-      const ignored = result.ignoredFields.join(', ');
-      if (ignored && !warnedFields.has(ignored)) {
+      // lineage added to single records is optional: not worth a warning where the table has no column for it
+      const ignored = result.ignoredFields.filter((f) => !(micro && LINEAGE_COLUMNS.includes(f))).join(', ');
+      if (ignored && !explicitColumns && !warnedFields.has(ignored)) {
         warnedFields.add(ignored);
         this.warn(`fields with no column in ${table} are not written: ${ignored}`);
       }
       status.stored(result.rows, result.rejected.length);
+      const progress = micro ? undefined : origins[0].progress;
+      if (progress) service?.noteCommitted(progress);
       origins[0].send(answerMessages(origins[0].msg, micro, records, result));
       for (const o of origins) o.done();
     };
@@ -80,7 +86,8 @@ export = (RED: NodeAPI) => {
       {
         write: async (job) => {
           await service!.ready();
-          return writer!.write(job.records, job.micro ? undefined : job.origins[0].progress);
+          if (job.micro) return writer!.write(job.records);
+          return writer!.write(job.records, job.origins[0].progress, job.origins[0].lineage);
         },
         transient: isTransientError,
         retrying: (_job, info) => {
@@ -112,9 +119,16 @@ export = (RED: NodeAPI) => {
     this.on('input', (msg: Msg, send, done) => {
       if (setupError) return done(new Error(`pg-write: ${setupError}`));
       try {
-        const origin: Origin = { msg, send, done, progress: progressKeyFrom(msg.source, msg.run, layer) };
+        const progress = progressKeyFrom(msg.source, msg.run, layer);
+        const origin: Origin = {
+          msg,
+          send,
+          done,
+          progress,
+          lineage: lineageOf(msg.source, msg.run, progress),
+        };
         if (Array.isArray(msg.payload)) queue.pushBatch(asRecords(msg.payload), origin);
-        else queue.pushRecord(asRecords(msg.payload)[0], origin);
+        else queue.pushRecord({ ...origin.lineage, ...asRecords(msg.payload)[0] }, origin);
       } catch (err) {
         status.failed((err as Error).message);
         done(new Error(`pg-write ${table}: ${(err as Error).message}`));

@@ -33,6 +33,7 @@ describe('migrations (real PostgreSQL)', () => {
       [
         'bronze.records',
         'medallion.batches',
+        'medallion.file_events',
         'medallion.files',
         'medallion.runs',
         'medallion.schema_migrations',

@@ -1,0 +1,383 @@
+/**
+ * Streams a CSV file into batches of records, each keeping its bytes exactly as
+ * received (for bronze) beside its parsed fields (for validation), with flat memory
+ * for any file size.
+ *
+ * csv-parse tokenizes. It runs in latin1, which maps every byte to one character, so
+ * that no byte is lost or replaced before we see it; fields holding bytes ≥ 0x80 are
+ * then decoded as UTF-8. Each record's bytes are cut from the file at the offsets
+ * csv-parse reports (`info.bytes`), so NUL bytes, invalid UTF-8 and anything else
+ * survive byte for byte. A quote that is never closed does not swallow the rest of
+ * the file: the line that opened it becomes an error record and parsing restarts on
+ * the next line.
+ */
+import { isUtf8 } from 'node:buffer';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { parse, type CsvError, type Parser } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
+import { configuredHeader, isBlankRow, resolveHeader, toFields, type Header } from './header';
+import { checkSample, guessDelimiter, WholeFileError } from './sniff';
+
+export interface CsvReadOptions {
+  /** `,` `;` tab `|` …; empty or `auto`: guessed from the header line. */
+  delimiter?: string;
+  /** Quote character; empty: fields are never quoted. Default `"`. */
+  quote?: string;
+  /** Names for a file without a header line: every line is then data. */
+  columns?: string[];
+  /** Records per batch. */
+  batchSize: number;
+  /** A record longer than this is an error record (default 1 MiB). */
+  maxRecordBytes?: number;
+  /** File bytes read per chunk (default 256 KiB). */
+  chunkBytes?: number;
+}
+
+/** One record of the file: its first line, bytes as received (no line ending) and fields. */
+export interface FileRecord {
+  line_no: number;
+  raw: Buffer;
+  /** Fields by header name; absent when the line could not be parsed. */
+  fields?: Record<string, string>;
+  /** Why the record is not usable as it is (unparseable, invalid UTF-8). */
+  error?: string;
+}
+
+export interface FileBatch {
+  batch: number;
+  records: FileRecord[];
+  last: boolean;
+  lineStart: number;
+  lineEnd: number;
+}
+
+/** How the file is read: what a replay from bronze needs to parse the raw lines again. */
+export interface CsvLayout {
+  delimiter: string;
+  quote: string;
+  names: string[];
+  /** The header line as text and its line number; absent when the columns were configured. */
+  header?: string;
+  headerLine?: number;
+}
+
+const SAMPLE_BYTES = 64 * 1024;
+const LF = 0x0a;
+const CR = 0x0d;
+const HIGH = /[\x80-\xff]/;
+
+function decode(value: string): string {
+  return HIGH.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
+}
+
+/** Number of line breaks in a span (LF, or a lone CR ending it). */
+function lineBreaks(span: Buffer): number {
+  let n = 0;
+  for (let i = span.indexOf(LF); i >= 0; i = span.indexOf(LF, i + 1)) n++;
+  if (span.length && span[span.length - 1] === CR) n++;
+  return n;
+}
+
+/** The span without its line ending (CRLF, LF or CR). */
+function withoutEnding(span: Buffer): Buffer {
+  let end = span.length;
+  if (end && span[end - 1] === LF) end--;
+  if (end && span[end - 1] === CR) end--;
+  return span.subarray(0, end);
+}
+
+/** Offset just past the first line ending in `buf` at or after `from`, or `buf.length`. */
+function endOfLine(buf: Buffer, from: number): number {
+  for (let i = from; i < buf.length; i++) {
+    if (buf[i] === LF) return i + 1;
+    if (buf[i] === CR) return buf[i + 1] === LF ? i + 2 : i + 1;
+  }
+  return buf.length;
+}
+
+export class CsvFileReader {
+  size = 0;
+  bytesRead = 0;
+  /** Non-blank records after the header. */
+  rowsRead = 0;
+  /** Blank and all-empty lines (and blank lines before the header). */
+  rowsSkipped = 0;
+  batches = 0;
+  layout?: CsvLayout;
+
+  private header?: Header;
+
+  constructor(
+    readonly path: string,
+    readonly options: CsvReadOptions,
+  ) {}
+
+  /** Checks the file's first bytes and resolves delimiter and header; throws WholeFileError. */
+  async open(): Promise<CsvLayout> {
+    const fh = await open(this.path, 'r');
+    let sample: Buffer;
+    try {
+      this.size = (await fh.stat()).size;
+      const buf = Buffer.alloc(Math.min(SAMPLE_BYTES, this.size));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      sample = buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+    const complete = sample.length >= this.size;
+    const firstLine = checkSample(sample, complete);
+    const quote = this.options.quote ?? '"';
+    const auto = !this.options.delimiter || this.options.delimiter === 'auto';
+    const delimiter = auto ? guessDelimiter(firstLine, quote) : this.options.delimiter!;
+
+    if (this.options.columns?.length) {
+      this.header = configuredHeader(this.options.columns);
+      this.layout = { delimiter, quote, names: this.header.names };
+      return this.layout;
+    }
+    const rows = this.sampleRows(sample, delimiter, quote, complete);
+    const headerLine = this.lineOf(sample, firstLine);
+    if (!isUtf8(Buffer.from(firstLine, 'latin1'))) {
+      throw new WholeFileError(
+        'undecodable',
+        `line ${headerLine} (the header) is not valid UTF-8: save the file as UTF-8 and drop it again`,
+        headerLine,
+      );
+    }
+    this.header = resolveHeader(rows[0].map(decode), headerLine, rows[1]);
+    this.layout = {
+      delimiter,
+      quote,
+      names: this.header.names,
+      header: decode(firstLine).replace(/^\ufeff/, ''),
+      headerLine,
+    };
+    return this.layout;
+  }
+
+  private sampleRows(sample: Buffer, delimiter: string, quote: string, complete: boolean): string[][] {
+    try {
+      const rows = parseSync(sample, {
+        ...this.parserOptions(delimiter, quote),
+        skip_empty_lines: true,
+        skip_records_with_empty_values: true,
+        to: 2,
+      }) as string[][];
+      if (rows.length) return rows;
+    } catch {
+      // the sample may end inside a quoted field: fall through to the first line alone
+    }
+    if (!complete && sample.indexOf(LF) < 0 && sample.indexOf(CR) < 0) {
+      throw new WholeFileError(
+        'header',
+        `the first line is longer than ${SAMPLE_BYTES} bytes: is this a CSV file?`,
+        1,
+      );
+    }
+    const first = checkSample(sample, complete);
+    return parseSync(Buffer.from(first, 'latin1'), this.parserOptions(delimiter, quote)) as string[][];
+  }
+
+  private lineOf(sample: Buffer, firstLine: string): number {
+    const at = sample.indexOf(Buffer.from(firstLine, 'latin1'));
+    return 1 + lineBreaks(sample.subarray(0, Math.max(0, at)));
+  }
+
+  private parserOptions(delimiter: string, quote: string) {
+    return {
+      delimiter,
+      quote: quote || false,
+      bom: true,
+      encoding: 'latin1' as const,
+      relax_quotes: true,
+      relax_column_count: true,
+    };
+  }
+
+  /**
+   * The batches of the file in order. `skip(batch)` → true: the batch is counted but
+   * not built (it was committed before: a resumed file).
+   */
+  async *read(skip: (batch: number) => boolean = () => false): AsyncGenerator<FileBatch> {
+    if (!this.layout || !this.header) await this.open();
+    const layout = this.layout!;
+    const names = this.header!.names;
+    const batchSize = Math.max(1, Math.floor(this.options.batchSize));
+    const maxRecord = this.options.maxRecordBytes ?? 1024 * 1024;
+
+    let headerPending = this.header!.fromFile;
+    let line = 1;
+    let pos = 0; // file offset where the next record starts
+    let bufStart = 0; // file offset of buf[0]
+    let buf: Buffer = Buffer.alloc(0);
+    let parsedTo = 0; // offset up to which the current parser has been fed
+    let failure: CsvError | undefined;
+    let current: FileRecord[] = [];
+    let currentBatch = 0;
+    let currentSkipped = false;
+    const ready: FileBatch[] = [];
+
+    const close = (last: boolean) => {
+      if (!currentSkipped && current.length) {
+        ready.push({
+          batch: currentBatch,
+          records: current,
+          last,
+          lineStart: current[0].line_no,
+          lineEnd: current[current.length - 1].line_no,
+        });
+      }
+      current = [];
+    };
+
+    const addRecord = (make: () => FileRecord) => {
+      const index = this.rowsRead++;
+      const batch = Math.floor(index / batchSize);
+      if (index % batchSize === 0) {
+        if (index > 0) close(false);
+        currentBatch = batch;
+        currentSkipped = skip(batch);
+        this.batches = batch + 1;
+      }
+      if (!currentSkipped) current.push(make());
+    };
+
+    const onRecord = (values: string[], end: number) => {
+      const span = buf.subarray(pos - bufStart, end - bufStart);
+      const recordLine = line;
+      line += lineBreaks(span);
+      pos = end;
+      if (isBlankRow(values)) {
+        this.rowsSkipped++;
+        return;
+      }
+      if (headerPending) {
+        headerPending = false;
+        return;
+      }
+      addRecord(() => {
+        const raw = withoutEnding(span);
+        const record: FileRecord = { line_no: recordLine, raw, fields: toFields(names, values.map(decode)) };
+        if (!isUtf8(raw)) {
+          record.error = `line ${recordLine} is not valid UTF-8 (is the file in another encoding?)`;
+        }
+        return record;
+      });
+    };
+
+    /** The line that opened a never-closed quote becomes an error record; parsing restarts after it. */
+    const recover = (err: CsvError) => {
+      const at = pos - bufStart;
+      const end = endOfLine(buf, at);
+      const span = buf.subarray(at, end);
+      const recordLine = line;
+      line += lineBreaks(span);
+      pos = bufStart + end;
+      const raw = withoutEnding(span);
+      if (raw.toString('latin1').trim() === '') this.rowsSkipped++;
+      else {
+        const why =
+          err.code === 'CSV_MAX_RECORD_SIZE'
+            ? `a quote opened on line ${recordLine} is not closed within ${maxRecord} bytes`
+            : `a quote opened on line ${recordLine} is never closed before the end of the file`;
+        const message = `line ${recordLine} could not be parsed: ${why}`;
+        if (headerPending) throw new WholeFileError('header', message, recordLine);
+        addRecord(() => ({ line_no: recordLine, raw, error: message }));
+      }
+    };
+
+    let parser: Parser;
+    const newParser = (first: boolean) => {
+      failure = undefined;
+      const base = pos;
+      parser = parse({
+        ...this.parserOptions(layout.delimiter, layout.quote),
+        bom: first,
+        skip_empty_lines: false,
+        skip_records_with_error: true,
+        max_record_size: maxRecord,
+        on_record: (values: string[], ctx: { bytes: number }) => {
+          onRecord(values, base + ctx.bytes);
+          return null;
+        },
+        on_skip: (err: CsvError | undefined) => {
+          failure = err;
+        },
+      });
+      parser.resume();
+      parsedTo = pos;
+    };
+    const endings = new WeakMap<Parser, Promise<void>>();
+    const finish = (p: Parser) => {
+      let ending = endings.get(p);
+      if (!ending) {
+        ending = new Promise<void>((resolve) => {
+          p.once('end', resolve);
+          p.once('error', () => resolve());
+          p.end();
+        });
+        endings.set(p, ending);
+      }
+      return ending;
+    };
+
+    /** Feeds the parser what it has not seen; recovers (and feeds again) after a failure. */
+    const feed = async (eof: boolean) => {
+      for (;;) {
+        const end = bufStart + buf.length;
+        if (parsedTo < end) {
+          parser.write(buf.subarray(parsedTo - bufStart));
+          parsedTo = end;
+        }
+        if (eof) await finish(parser);
+        if (!failure) return;
+        const failed = failure;
+        if (!eof) await finish(parser);
+        if (pos >= end) return;
+        recover(failed);
+        if (eof && pos >= end) return;
+        newParser(false);
+      }
+    };
+
+    newParser(true);
+    const stream = createReadStream(this.path, { highWaterMark: this.options.chunkBytes ?? 256 * 1024 });
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const keep = buf.subarray(pos - bufStart);
+        bufStart = pos;
+        buf = keep.length ? Buffer.concat([keep, chunk]) : chunk;
+        parsedTo = Math.max(parsedTo, bufStart);
+        this.bytesRead += chunk.length;
+        await feed(false);
+        while (ready.length) yield ready.shift()!;
+      }
+      await feed(true);
+      if (pos < bufStart + buf.length) {
+        // bytes after the last record csv-parse reported (never expected): keep them as one error record
+        const rest = buf.subarray(pos - bufStart);
+        if (rest.toString('latin1').trim() !== '') {
+          const recordLine = line;
+          addRecord(() => ({
+            line_no: recordLine,
+            raw: withoutEnding(rest),
+            error: `line ${recordLine} could not be parsed`,
+          }));
+        }
+      }
+      close(true);
+      while (ready.length) yield ready.shift()!;
+    } finally {
+      stream.destroy();
+    }
+    if (this.rowsRead === 0) {
+      throw new WholeFileError(
+        'empty',
+        this.header!.fromFile && !headerPending
+          ? 'the file has a header but no data rows'
+          : 'the file has only blank lines',
+      );
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The landing folder and its three subfolders, and the file operations that must not
+ * lose or overwrite anything: a move never replaces an existing file, an error file
+ * appears whole or not at all, and a file counts as complete only when its size and
+ * modification time have stayed the same over several polls.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+
+export interface LandingFolders {
+  landing: string;
+  processing: string;
+  processed: string;
+  quarantine: string;
+}
+
+export function landingFolders(landing: string): LandingFolders {
+  return {
+    landing,
+    processing: join(landing, 'processing'),
+    processed: join(landing, 'processed'),
+    quarantine: join(landing, 'quarantine'),
+  };
+}
+
+export async function ensureFolders(f: LandingFolders): Promise<void> {
+  for (const dir of [f.landing, f.processing, f.processed, f.quarantine])
+    await mkdir(dir, { recursive: true });
+}
+
+/** `name` in `dir` if free, else `base~2.ext`, `base~3.ext`, … */
+export function freeName(dir: string, name: string): string {
+  if (!existsSync(join(dir, name))) return name;
+  const ext = extname(name);
+  const base = name.slice(0, name.length - ext.length);
+  for (let n = 2; ; n++) {
+    const candidate = `${base}~${n}${ext}`;
+    if (!existsSync(join(dir, candidate)) && !existsSync(join(dir, `${candidate}.error.json`)))
+      return candidate;
+  }
+}
+
+/** Renames `path` into `dir` without replacing anything there; returns the new path. */
+export async function moveInto(path: string, dir: string, name = basename(path)): Promise<string> {
+  const target = join(dir, freeName(dir, name));
+  await rename(path, target);
+  return target;
+}
+
+/** Writes a file atomically: a temporary file beside it, then a rename. */
+export async function writeAtomically(path: string, content: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, path);
+}
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path, { highWaterMark: 1024 * 1024 })
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+/**
+ * Tells when a file is complete: after its size and mtime were seen unchanged on
+ * `polls` consecutive polls following the first sighting.
+ */
+export class StabilityTracker {
+  private readonly seen = new Map<string, { size: number; mtimeMs: number; same: number }>();
+
+  constructor(private readonly polls: number) {}
+
+  /** Records one poll of `name`; true when it has been stable long enough. */
+  observe(name: string, size: number, mtimeMs: number): boolean {
+    const prev = this.seen.get(name);
+    if (!prev || prev.size !== size || prev.mtimeMs !== mtimeMs) {
+      this.seen.set(name, { size, mtimeMs, same: 0 });
+      return false;
+    }
+    prev.same++;
+    return prev.same >= this.polls;
+  }
+
+  forget(name: string): void {
+    this.seen.delete(name);
+  }
+
+  /** Drops names no longer present. */
+  retain(present: Set<string>): void {
+    for (const name of this.seen.keys()) if (!present.has(name)) this.seen.delete(name);
+  }
+
+  get watching(): number {
+    return this.seen.size;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The file ledger (`medallion.files`, `medallion.file_events`, `medallion.runs`):
+ * who holds which content, for how long, and what became of it. Content is the key
+ * (sha256), so a file dropped again under another name is recognised.
+ */
+import type { Pool } from 'pg';
+import { qualified, resolveTable, type SchemaNames } from '../pg/identifiers';
+import type { CsvLayout } from './csv-reader';
+
+export type FileState = 'claimed' | 'loaded' | 'quarantined' | 'failed';
+
+export interface FileRow {
+  sha256: string;
+  name: string;
+  state: FileState;
+  claimed_by: string | null;
+  lease_until: Date | null;
+  run_id: string | null;
+  batch_size: number | null;
+  error: string | null;
+}
+
+export type ClaimOutcome =
+  /** Ours now: new content, or content that was quarantined or failed before. */
+  | { kind: 'claimed'; runId: string; batchSize: number }
+  /** Ours again: a claim whose lease expired, or our own from before a restart or redeploy. */
+  | { kind: 'resumed'; runId: string; batchSize: number }
+  /** Loaded before (perhaps under another name). */
+  | { kind: 'loaded'; row: FileRow }
+  /** Held by a live lease of another instance. */
+  | { kind: 'busy'; row: FileRow };
+
+export interface ClaimRequest {
+  sha256: string;
+  name: string;
+  size: number;
+  instance: string;
+  leaseMs: number;
+  runId: string;
+  batchSize: number;
+}
+
+export interface FileCounts {
+  rowsRead: number;
+  rowsSkipped: number;
+  batches: number;
+}
+
+export interface RunTotals {
+  rowsRead: number;
+  rowsSkipped: number;
+  rowsInserted: number;
+  rowsDuplicate: number;
+  rowsQuarantined: number;
+  durationMs: number;
+}
+
+export class Ledger {
+  private readonly files: string;
+  private readonly events: string;
+  private readonly runs: string;
+  private readonly batches: string;
+
+  constructor(
+    private readonly pool: Pool,
+    schemas: SchemaNames,
+  ) {
+    this.files = qualified(resolveTable('medallion.files', schemas));
+    this.events = qualified(resolveTable('medallion.file_events', schemas));
+    this.runs = qualified(resolveTable('medallion.runs', schemas));
+    this.batches = qualified(resolveTable('medallion.batches', schemas));
+  }
+
+  /**
+   * Claims the content in one statement (concurrent claimers: one wins). A claim held
+   * by `instance` itself or with an expired lease is taken over and keeps its run and
+   * batch size, so the batches already committed are recognised.
+   */
+  async claim(req: ClaimRequest): Promise<ClaimOutcome> {
+    const { rows } = await this.pool.query<{ run_id: string; batch_size: number }>(
+      `INSERT INTO ${this.files} AS f
+         (sha256, name, size, state, claimed_by, lease_until, run_id, claimed_at, batch_size)
+       VALUES ($1, $2, $3, 'claimed', $4, now() + $5 * interval '1 millisecond', $6, now(), $7)
+       ON CONFLICT (sha256) DO UPDATE SET
+         name = EXCLUDED.name, size = EXCLUDED.size, state = 'claimed',
+         claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until,
+         run_id = CASE WHEN f.state = 'claimed' THEN f.run_id ELSE EXCLUDED.run_id END,
+         batch_size = COALESCE(f.batch_size, EXCLUDED.batch_size),
+         claimed_at = now(), finished_at = NULL, error = NULL, updated_at = now()
+       WHERE f.state IN ('quarantined', 'failed')
+          OR (f.state = 'claimed' AND (f.lease_until IS NULL OR f.lease_until < now() OR f.claimed_by = $4))
+       RETURNING run_id, batch_size`,
+      [req.sha256, req.name, req.size, req.instance, req.leaseMs, req.runId, req.batchSize],
+    );
+    if (rows.length) {
+      const { run_id: runId, batch_size: batchSize } = rows[0];
+      if (runId === req.runId) return { kind: 'claimed', runId, batchSize };
+      return { kind: 'resumed', runId, batchSize };
+    }
+    const row = await this.get(req.sha256);
+    if (!row) throw new Error(`the ledger lost the row of ${req.name} (${req.sha256}) while claiming it`);
+    return row.state === 'loaded' ? { kind: 'loaded', row } : { kind: 'busy', row };
+  }
+
+  async get(sha256: string): Promise<FileRow | undefined> {
+    const { rows } = await this.pool.query<FileRow>(
+      `SELECT sha256, name, state, claimed_by, lease_until, run_id, batch_size, error FROM ${this.files} WHERE sha256 = $1`,
+      [sha256],
+    );
+    return rows[0];
+  }
+
+  /** Extends our lease; false when the claim is no longer ours (it expired and was taken over). */
+  async renew(sha256: string, instance: string, leaseMs: number): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE ${this.files} SET lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+        WHERE sha256 = $1 AND claimed_by = $2 AND state = 'claimed'`,
+      [sha256, instance, leaseMs],
+    );
+    return rowCount === 1;
+  }
+
+  /** Lets the lease go at once (redeploy, shutdown): whoever starts next may resume the file. */
+  async release(sha256: string, instance: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${this.files} SET lease_until = now(), updated_at = now()
+        WHERE sha256 = $1 AND claimed_by = $2 AND state = 'claimed'`,
+      [sha256, instance],
+    );
+  }
+
+  /** Records how the file is parsed, so a replay from bronze can parse its raw lines again. */
+  async setLayout(sha256: string, layout: CsvLayout): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${this.files} SET header = $2, csv_options = $3, updated_at = now() WHERE sha256 = $1`,
+      [
+        sha256,
+        layout.header ?? null,
+        JSON.stringify({ delimiter: layout.delimiter, quote: layout.quote, columns: layout.names }),
+      ],
+    );
+  }
+
+  /** The batch numbers of the content committed in `layer`. */
+  async committedBatches(sha256: string, layer: string): Promise<number[]> {
+    const { rows } = await this.pool.query<{ batch: number }>(
+      `SELECT batch FROM ${this.batches} WHERE source_key = $1 AND layer = $2`,
+      [sha256, layer],
+    );
+    return rows.map((r) => r.batch);
+  }
+
+  /** Marks the content loaded (only while we hold it); false when the claim was lost. */
+  async markLoaded(sha256: string, instance: string, counts: FileCounts): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE ${this.files} SET state = 'loaded', lease_until = NULL, finished_at = now(), updated_at = now(),
+              rows_read = $3, rows_skipped = $4, batches = $5
+        WHERE sha256 = $1 AND claimed_by = $2 AND state = 'claimed'`,
+      [sha256, instance, counts.rowsRead, counts.rowsSkipped, counts.batches],
+    );
+    return rowCount === 1;
+  }
+
+  /** Marks the content quarantined (the whole file) or failed, with the reason. */
+  async markRejected(sha256: string, instance: string, state: 'quarantined' | 'failed', error: string) {
+    await this.pool.query(
+      `UPDATE ${this.files} SET state = $3, error = $4, lease_until = NULL, finished_at = now(), updated_at = now()
+        WHERE sha256 = $1 AND claimed_by = $2 AND state = 'claimed'`,
+      [sha256, instance, state, error],
+    );
+  }
+
+  async event(sha256: string, name: string, event: string, instance: string, detail?: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.events} (sha256, name, event, instance, detail) VALUES ($1, $2, $3, $4, $5)`,
+      [sha256, name, event, instance, detail ?? null],
+    );
+  }
+
+  async startRun(runId: string, name: string, sha256: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.runs} (run_id, source, source_key) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`,
+      [runId, `file:${name}`, sha256],
+    );
+  }
+
+  /**
+   * Completes the run from the first-commit counts of the content's batches in
+   * `layer` (never from a replay's conflicts), with the reader's read/skipped counts.
+   */
+  async completeRun(runId: string, sha256: string, layer: string, counts: FileCounts): Promise<RunTotals> {
+    const { rows } = await this.pool.query<RunTotals>(
+      `UPDATE ${this.runs} r SET status = 'complete', finished_at = now(), error = NULL,
+              rows_read = $3, rows_skipped = $4,
+              rows_inserted = s.inserted, rows_duplicate = s.duplicate, rows_quarantined = s.quarantined,
+              duration_ms = round(extract(epoch FROM now() - r.started_at) * 1000)
+         FROM (SELECT coalesce(sum(inserted), 0) AS inserted, coalesce(sum(duplicate), 0) AS duplicate,
+                      coalesce(sum(quarantined), 0) AS quarantined
+                 FROM ${this.batches} WHERE source_key = $2 AND layer = $5) s
+        WHERE r.run_id = $1
+        RETURNING r.rows_read::int AS "rowsRead", r.rows_skipped::int AS "rowsSkipped",
+                  r.rows_inserted::int AS "rowsInserted", r.rows_duplicate::int AS "rowsDuplicate",
+                  r.rows_quarantined::int AS "rowsQuarantined", r.duration_ms::int AS "durationMs"`,
+      [runId, sha256, counts.rowsRead, counts.rowsSkipped, layer],
+    );
+    return rows[0];
+  }
+
+  async failRun(runId: string, error: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${this.runs} SET status = 'failed', finished_at = now(), error = $2,
+              duration_ms = round(extract(epoch FROM now() - started_at) * 1000)
+        WHERE run_id = $1`,
+      [runId, error],
+    );
+  }
+}
