@@ -35,14 +35,14 @@ export interface CsvReadOptions {
 }
 
 /** One record of the file: its first line, bytes as received (no line ending) and fields. */
-export interface FileRecord {
+export type FileRecord = {
   line_no: number;
   raw: Buffer;
   /** Fields by header name; absent when the line could not be parsed. */
   fields?: Record<string, string>;
   /** Why the record is not usable as it is (unparseable, invalid UTF-8). */
   error?: string;
-}
+};
 
 export interface FileBatch {
   batch: number;
@@ -85,6 +85,10 @@ function withoutEnding(span: Buffer): Buffer {
   if (end && span[end - 1] === LF) end--;
   if (end && span[end - 1] === CR) end--;
   return span.subarray(0, end);
+}
+
+function withoutBom(bytes: Buffer): Buffer {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
 }
 
 /** Offset just past the first line ending in `buf` at or after `from`, or `buf.length`. */
@@ -136,52 +140,56 @@ export class CsvFileReader {
       this.layout = { delimiter, quote, names: this.header.names };
       return this.layout;
     }
-    const rows = this.sampleRows(sample, delimiter, quote, complete);
-    const headerLine = this.lineOf(sample, firstLine);
-    if (!isUtf8(Buffer.from(firstLine, 'latin1'))) {
+    const records = this.sampleRecords(sample, delimiter, quote, complete);
+    const [head, first] = records.filter((r) => !isBlankRow(r.values));
+    if (!head) {
+      const why = records.error
+        ? `its first line cannot be parsed (${records.error})`
+        : `its header does not end within the first ${SAMPLE_BYTES} bytes`;
+      throw new WholeFileError('header', `the file has no usable header: ${why}`, 1);
+    }
+    const headerLine = 1 + lineBreaks(sample.subarray(0, head.start));
+    const headerBytes = withoutBom(withoutEnding(sample.subarray(head.start, head.end)));
+    if (!isUtf8(headerBytes)) {
       throw new WholeFileError(
         'undecodable',
         `line ${headerLine} (the header) is not valid UTF-8: save the file as UTF-8 and drop it again`,
         headerLine,
       );
     }
-    this.header = resolveHeader(rows[0].map(decode), headerLine, rows[1]);
+    this.header = resolveHeader(head.values.map(decode), headerLine, first?.values);
     this.layout = {
       delimiter,
       quote,
       names: this.header.names,
-      header: decode(firstLine).replace(/^\ufeff/, ''),
+      header: headerBytes.toString('utf8'),
       headerLine,
     };
     return this.layout;
   }
 
-  private sampleRows(sample: Buffer, delimiter: string, quote: string, complete: boolean): string[][] {
+  /**
+   * The sample's records with their byte ranges; the last one is dropped when the
+   * sample is not the whole file (the cut may fall inside it).
+   */
+  private sampleRecords(sample: Buffer, delimiter: string, quote: string, complete: boolean) {
+    const out: Array<{ values: string[]; start: number; end: number }> & { error?: string } = [];
+    let start = 0;
     try {
-      const rows = parseSync(sample, {
+      parseSync(sample, {
         ...this.parserOptions(delimiter, quote),
-        skip_empty_lines: true,
-        skip_records_with_empty_values: true,
-        to: 2,
-      }) as string[][];
-      if (rows.length) return rows;
-    } catch {
-      // the sample may end inside a quoted field: fall through to the first line alone
+        on_record: (values: string[], ctx: { bytes: number }) => {
+          out.push({ values, start, end: ctx.bytes });
+          start = ctx.bytes;
+          return null;
+        },
+      });
+      if (!complete) out.pop();
+    } catch (err) {
+      // records before the error were taken; a sample may also end inside a quoted field
+      out.error = (err as Error).message;
     }
-    if (!complete && sample.indexOf(LF) < 0 && sample.indexOf(CR) < 0) {
-      throw new WholeFileError(
-        'header',
-        `the first line is longer than ${SAMPLE_BYTES} bytes: is this a CSV file?`,
-        1,
-      );
-    }
-    const first = checkSample(sample, complete);
-    return parseSync(Buffer.from(first, 'latin1'), this.parserOptions(delimiter, quote)) as string[][];
-  }
-
-  private lineOf(sample: Buffer, firstLine: string): number {
-    const at = sample.indexOf(Buffer.from(firstLine, 'latin1'));
-    return 1 + lineBreaks(sample.subarray(0, Math.max(0, at)));
+    return out;
   }
 
   private parserOptions(delimiter: string, quote: string) {
@@ -192,6 +200,8 @@ export class CsvFileReader {
       encoding: 'latin1' as const,
       relax_quotes: true,
       relax_column_count: true,
+      // any mix of CRLF, LF and CR ends a record (files get concatenated and edited)
+      record_delimiter: ['\r\n', '\n', '\r'],
     };
   }
 
@@ -257,7 +267,7 @@ export class CsvFileReader {
         return;
       }
       addRecord(() => {
-        const raw = withoutEnding(span);
+        const raw = recordLine === 1 ? withoutBom(withoutEnding(span)) : withoutEnding(span);
         const record: FileRecord = { line_no: recordLine, raw, fields: toFields(names, values.map(decode)) };
         if (!isUtf8(raw)) {
           record.error = `line ${recordLine} is not valid UTF-8 (is the file in another encoding?)`;

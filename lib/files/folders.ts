@@ -32,13 +32,15 @@ export async function ensureFolders(f: LandingFolders): Promise<void> {
 
 /** `name` in `dir` if free, else `base~2.ext`, `base~3.ext`, … */
 export function freeName(dir: string, name: string): string {
-  if (!existsSync(join(dir, name))) return name;
+  // a leftover error report counts as taken: it must not be overwritten
+  const free = (candidate: string) =>
+    !existsSync(join(dir, candidate)) && !existsSync(join(dir, `${candidate}.error.json`));
+  if (free(name)) return name;
   const ext = extname(name);
   const base = name.slice(0, name.length - ext.length);
   for (let n = 2; ; n++) {
     const candidate = `${base}~${n}${ext}`;
-    if (!existsSync(join(dir, candidate)) && !existsSync(join(dir, `${candidate}.error.json`)))
-      return candidate;
+    if (free(candidate)) return candidate;
   }
 }
 

@@ -26,11 +26,14 @@ export function globToRegExp(glob: string): RegExp {
     if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
     else if (c === '[') {
-      const close = pattern.indexOf(']', i + 2);
+      // the first character of the class (after a !) may be a ], which is then a member
+      const close = pattern.indexOf(']', pattern[i + 1] === '!' ? i + 3 : i + 2);
       if (close < 0) throw new GlobError(`the file pattern "${pattern}" has a [ without its ]`);
       let body = pattern.slice(i + 1, close);
-      if (body.startsWith('!')) body = `^${body.slice(1)}`;
-      re += `[${body.replace(/\\/g, '\\\\')}]`;
+      const negated = body.startsWith('!');
+      if (negated) body = body.slice(1);
+      body = body.replace(/\\/g, '\\\\').replace(/^\]/, '\\]');
+      re += `[${negated ? '^' : ''}${body}]`;
       i = close;
     } else if (c === '{' && !inBraces) {
       inBraces = true;

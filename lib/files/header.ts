@@ -80,13 +80,19 @@ export function configuredHeader(columns: string[]): Header {
 
 /**
  * One record's fields by name. Values beyond the names are kept as `column_<n>`
- * unless empty (trailing delimiters); missing trailing values are absent.
+ * (`_column_<n>` if the header has that name) unless empty (trailing delimiters);
+ * missing trailing values are absent.
  */
 export function toFields(names: readonly string[], values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   const n = Math.min(names.length, values.length);
   for (let i = 0; i < n; i++) out[names[i]] = values[i];
-  for (let i = n; i < values.length; i++) if (values[i] !== '') out[`column_${i + 1}`] = values[i];
+  for (let i = n; i < values.length; i++) {
+    if (values[i] === '') continue;
+    let key = `column_${i + 1}`;
+    while (key in out) key = `_${key}`; // a header may use the name itself: never overwrite a field
+    out[key] = values[i];
+  }
   return out;
 }
 

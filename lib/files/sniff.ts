@@ -94,7 +94,8 @@ export function checkSample(sample: Buffer, complete: boolean): string {
     );
   }
   const text = sample.toString('latin1').replace(/^\xef\xbb\xbf/, '');
-  const first = text.split(/\r\n|\n|\r/).find((l) => l.trim() !== '');
+  // the first line with more than delimiters and spaces on it
+  const first = text.split(/\r\n|\n|\r/).find((l) => l.replace(/[\s,;|]/g, '') !== '');
   if (first === undefined) {
     if (complete) throw new WholeFileError('empty', 'the file has only blank lines');
     throw new WholeFileError('empty', `the first ${sample.length} bytes of the file are blank lines`);
