@@ -80,5 +80,7 @@ export function fieldText(value: unknown, kind: ColumnKind): string | null {
 /** One COPY text field (escaped, or `\N`). */
 export function copyField(value: unknown, kind: ColumnKind): string {
   const text = fieldText(value, kind);
-  return text === null ? NULL_FIELD : escapeCopyText(text);
+  if (text === null) return NULL_FIELD;
+  // bytea hex has one character to escape, its leading backslash: no need to scan the digits
+  return kind === 'bytea' ? `\\${text}` : escapeCopyText(text);
 }

@@ -200,7 +200,8 @@ export function* copyChunks(
     defaults = {},
   }: { position?: boolean; chunkBytes?: number; indices?: readonly number[]; defaults?: ColumnDefaults } = {},
 ): Generator<string> {
-  const fallback = columns.map((c) => defaults[c.name]);
+  // a default is the same for every record: encode it once
+  const fallback = columns.map((c) => copyField(defaults[c.name], c.kind));
   let chunk = '';
   const n = indices ? indices.length : records.length;
   for (let k = 0; k < n; k++) {
@@ -210,7 +211,7 @@ export function* copyChunks(
     for (let j = 0; j < columns.length; j++) {
       const c = columns[j];
       const v = r[c.name];
-      line += copyField(v === undefined ? fallback[j] : v, c.kind) + '\t';
+      line += (v === undefined ? fallback[j] : copyField(v, c.kind)) + '\t';
     }
     chunk += position ? `${line}${i}\n` : `${line.slice(0, -1)}\n`;
     if (chunk.length >= chunkBytes) {
