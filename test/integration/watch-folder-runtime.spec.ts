@@ -1,0 +1,203 @@
+/**
+ * watch-folder in a real Node-RED process: a large file streams with flat memory, and
+ * `kill -9` in the middle of a file followed by a restart ends with every line in
+ * bronze exactly once and the file in `processed/`.
+ */
+import assert from 'node:assert/strict';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeIotTempCsv } from '../../lib/generators/iot-temp-csv';
+import { createTestDatabase, query, type TestDatabase } from '../support/db';
+import { freePort, poll, spawnCollecting, type Spawned } from '../support/processes';
+
+const repo = resolve(__dirname, '..', '..');
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', function () {
+  this.timeout(300_000);
+  let db: TestDatabase;
+  let work: string;
+  let landing: string;
+  let userDir: string;
+  let nodeRed: Spawned | undefined;
+
+  beforeEach(async () => {
+    db = await createTestDatabase('watch_runtime');
+    work = mkdtempSync(join(tmpdir(), 'medallion-runtime-'));
+    landing = join(work, 'landing');
+    userDir = join(work, 'node-red');
+    mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+    mkdirSync(landing, { recursive: true });
+    symlinkSync(repo, join(userDir, 'node_modules', 'node-red-iot-medallion'), 'dir');
+    writeFileSync(
+      join(userDir, 'flows.json'),
+      JSON.stringify([
+        { id: 'tab', type: 'tab', label: 'files' },
+        { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url: db.url, poolSize: 4 },
+        {
+          id: 'wf',
+          z: 'tab',
+          type: 'medallion-watch-folder',
+          pgConfig: 'cfg',
+          folder: landing,
+          watch: true,
+          pattern: '*.csv',
+          pollInterval: 100,
+          stablePolls: 2,
+          delimiter: 'auto',
+          quote: '"',
+          columns: '',
+          batchSize: 5000,
+          readAhead: 4,
+          commitLayer: 'bronze',
+          leaseSeconds: 30,
+          wires: [['pgw'], []],
+        },
+        {
+          id: 'pgw',
+          z: 'tab',
+          type: 'medallion-pg-write',
+          pgConfig: 'cfg',
+          table: 'bronze.records',
+          onConflict: 'nothing',
+          columns: 'source_kind, source_key, source_name, line_no, raw, run_id',
+          layer: 'bronze',
+          batchSize: 1000,
+          batchTimeout: 1000,
+          maxAttempts: 0,
+          fastPath: true,
+          wires: [[], []],
+        },
+      ]),
+    );
+  });
+
+  afterEach(async () => {
+    if (nodeRed && nodeRed.child.exitCode === null) {
+      nodeRed.child.kill('SIGKILL');
+      await nodeRed.exited(10_000).catch(() => undefined);
+    }
+    nodeRed = undefined;
+    rmSync(work, { recursive: true, force: true });
+    await db.drop();
+  });
+
+  async function startNodeRed(): Promise<Spawned> {
+    const port = await freePort(0);
+    const spawned = spawnCollecting(
+      process.execPath,
+      [
+        require.resolve('node-red/red.js'),
+        '--userDir',
+        userDir,
+        '--settings',
+        join(repo, 'dist', 'bin', 'settings.js'),
+      ],
+      { env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', NODE_RED_CREDENTIAL_SECRET: 'test' } },
+    );
+    await spawned.waitFor(/Started flows/, 60_000);
+    return spawned;
+  }
+
+  const bronzeCount = async () =>
+    (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM bronze.records'))[0]?.n ?? 0;
+
+  it('streams a 200 MB file into bronze with flat memory', async () => {
+    const rows = 2_900_000;
+    const size = await writeIotTempCsv(join(work, 'big.csv'), rows);
+    assert.ok(size > 200 * 1024 * 1024, `${size} bytes`);
+    nodeRed = await startNodeRed();
+    const pid = nodeRed.child.pid!;
+    const idle = rssMb(pid);
+    const samples: Array<{ rows: number; rss: number }> = [];
+    renameSync(join(work, 'big.csv'), join(landing, 'big.csv'));
+    await poll(
+      async () => {
+        samples.push({ rows: await bronzeCount(), rss: rssMb(pid) });
+        return existsSync(join(landing, 'processed', 'big.csv')) || undefined;
+      },
+      240_000,
+      'big.csv in processed/',
+      500,
+    );
+    assert.equal(await bronzeCount(), rows);
+    const early = Math.max(...samples.filter((s) => s.rows > 0 && s.rows < rows / 4).map((s) => s.rss));
+    const late = Math.max(...samples.filter((s) => s.rows >= rows / 2).map((s) => s.rss));
+    const peak = Math.max(...samples.map((s) => s.rss));
+    console.log(
+      `      RSS of Node-RED: ${idle.toFixed(0)} MB idle, ${early.toFixed(0)} MB in the first quarter of the file, ` +
+        `${late.toFixed(0)} MB in the second half, ${peak.toFixed(0)} MB peak, for a ${(size / 1048576).toFixed(0)} MB file`,
+    );
+    assert.ok(
+      late - early < 64,
+      `RSS grew from ${early.toFixed(0)} MB to ${late.toFixed(0)} MB while reading`,
+    );
+    assert.ok(peak - idle < 200, `peak ${peak.toFixed(0)} MB against ${idle.toFixed(0)} MB idle`);
+  });
+
+  it('kill -9 in the middle of a file, then a restart: every line in bronze exactly once, the file in processed/', async () => {
+    const rows = 400_000;
+    await writeIotTempCsv(join(work, 'crash.csv'), rows);
+    nodeRed = await startNodeRed();
+    renameSync(join(work, 'crash.csv'), join(landing, 'crash.csv'));
+    await poll(
+      async () => ((await bronzeCount()) >= 50_000 ? true : undefined),
+      120_000,
+      '50 000 rows in bronze',
+      50,
+    );
+    nodeRed.child.kill('SIGKILL');
+    await nodeRed.exited(10_000);
+    const before = await bronzeCount();
+    assert.ok(before < rows, `the kill came too late: ${before} of ${rows} rows were in`);
+    assert.ok(existsSync(join(landing, 'processing', 'crash.csv')), 'the file waits in processing/');
+
+    nodeRed = await startNodeRed();
+    await poll(
+      async () => existsSync(join(landing, 'processed', 'crash.csv')) || undefined,
+      180_000,
+      'crash.csv in processed/',
+    );
+    const [counts] = await query<{ n: number; lines: number; min: number; max: number }>(
+      db.url,
+      'SELECT count(*)::int AS n, count(DISTINCT line_no)::int AS lines, min(line_no)::int AS min, max(line_no)::int AS max FROM bronze.records',
+    );
+    assert.deepEqual(counts, { n: rows, lines: rows, min: 2, max: rows + 1 });
+    const [run] = await query(
+      db.url,
+      'SELECT status, rows_read, rows_inserted, rows_duplicate, rows_quarantined FROM medallion.runs',
+    );
+    assert.deepEqual(
+      { ...run, rows_read: Number(run.rows_read), rows_inserted: Number(run.rows_inserted) },
+      {
+        status: 'complete',
+        rows_read: rows,
+        rows_inserted: rows,
+        rows_duplicate: '0',
+        rows_quarantined: '0',
+      },
+    );
+    const events = await query<{ event: string }>(
+      db.url,
+      'SELECT event FROM medallion.file_events ORDER BY id',
+    );
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['claimed', 'resumed', 'loaded'],
+    );
+  });
+});
