@@ -34,6 +34,8 @@ RUN cd /usr/src/node-red \
 COPY --from=build --chown=node-red:node-red /src/dist/bin/settings.js /data/settings.js
 COPY --chown=node-red:node-red flows/medallion.json /data/flows.json
 # Listen on all interfaces inside the container; settings.js warns when no admin login is set
+# The bundled flow's watch-folder reads ${MEDALLION_LANDING}: mount a volume there to drop files in
 ENV HOST=0.0.0.0 \
-    PORT=1880
+    PORT=1880 \
+    MEDALLION_LANDING=/data/landing
 EXPOSE 1880

@@ -1,6 +1,7 @@
 /**
  * `npm start`: Node-RED 4.1 with this pack and the bundled flow, on the PostgreSQL
- * from DATABASE_URL or, when unset, an embedded one under MEDALLION_HOME.
+ * from DATABASE_URL or, when unset, an embedded one under MEDALLION_HOME, watching the
+ * landing folder MEDALLION_LANDING (default <MEDALLION_HOME>/landing).
  *
  * Node-RED runs as a child process with the pack linked into its userDir, exactly as
  * a user's Node-RED would load an installed pack. On Ctrl-C / SIGTERM, Node-RED stops
@@ -92,6 +93,9 @@ async function runNodeRed(home: string, env: NodeJS.ProcessEnv, embedded: boolea
   const userDir = join(home, 'node-red');
   prepareUserDir(userDir);
   env.MEDALLION_USER_DIR = userDir;
+  env.MEDALLION_LANDING = resolve(env.MEDALLION_LANDING || join(home, 'landing'));
+  mkdirSync(env.MEDALLION_LANDING, { recursive: true });
+  say(`landing folder: ${env.MEDALLION_LANDING} (drop CSV files here; MEDALLION_LANDING to change it)`);
   const host = env.HOST || '127.0.0.1';
   const port = Number(env.PORT || 1880);
   const child = spawn(

@@ -45,6 +45,10 @@ export = (RED: NodeAPI) => {
     const instance = process.env.MEDALLION_INSTANCE || `${hostname()}:${userDir}`;
     let watcher: LandingWatcher | undefined;
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
+    const unresolved = /\$\{(\w+)\}/.exec(folderSetting);
+    if (unresolved && !setupError) {
+      setupError = `the folder refers to the environment variable ${unresolved[1]}, which is not set`;
+    }
 
     const activity = (a: WatcherActivity) => {
       if (a.state === 'reading')

@@ -85,7 +85,7 @@ describe('migrations (real PostgreSQL)', () => {
     );
     assert.deepEqual(
       rows.map((r) => r.t),
-      ['ops.batches', 'ops.files', 'ops.runs', 'ops.schema_migrations', 'raw.records'],
+      ['ops.batches', 'ops.file_events', 'ops.files', 'ops.runs', 'ops.schema_migrations', 'raw.records'],
     );
   });
 

@@ -121,7 +121,11 @@ describe('packed tarball in a clean Node-RED userDir', function () {
       assert.equal(s.err, undefined, `${s.id}: ${s.err}`);
       assert.equal(s.enabled, true);
     }
-    assert.deepEqual(sets.flatMap((s) => s.types).sort(), ['medallion-pg-config', 'medallion-pg-write']);
+    assert.deepEqual(sets.flatMap((s) => s.types).sort(), [
+      'medallion-pg-config',
+      'medallion-pg-write',
+      'medallion-watch-folder',
+    ]);
   });
 
   it('serves the editor definitions, help, messages and icons', async () => {
@@ -130,12 +134,15 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     assert.match(html.body, /data-template-name="medallion-pg-config"/);
     const help = await httpGet(`${base}/nodes`, { Accept: 'text/html', 'Accept-Language': 'en-US' });
     assert.match(help.body, /data-help-name="medallion-pg-write"/);
+    assert.match(help.body, /data-help-name="medallion-watch-folder"/);
     const messages = await httpGet(`${base}/locales/${pkg.name}/pg-write?lng=en-US`);
     assert.equal(messages.status, 200);
     assert.equal(JSON.parse(messages.body)['pg-write'].label.table, 'Table');
-    const icon = await httpGet(`${base}/icons/${pkg.name}/medallion-database.svg`);
-    assert.equal(icon.status, 200);
-    assert.match(icon.body, /<svg/);
+    for (const name of ['medallion-database.svg', 'medallion-folder.svg']) {
+      const icon = await httpGet(`${base}/icons/${pkg.name}/${name}`);
+      assert.equal(icon.status, 200, name);
+      assert.match(icon.body, /<svg/);
+    }
   });
 
   it('runs a deployed flow and keeps the password out of flows.json', async () => {
