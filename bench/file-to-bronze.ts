@@ -32,6 +32,7 @@ import { migrate } from '../lib/pg/migrations';
 import pgConfigNode from '../nodes/pg-config/pg-config';
 import pgWriteNode from '../nodes/pg-write/pg-write';
 import watchFolderNode from '../nodes/watch-folder/watch-folder';
+import { landingFlow } from '../test/support/landing-flow';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -138,32 +139,12 @@ async function nodeRed(url: string, file: string): Promise<number> {
   helper.init(require.resolve('node-red'));
   try {
     const flow = [
-      { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url, poolSize: 4 },
-      {
-        id: 'wf',
-        type: 'medallion-watch-folder',
-        pgConfig: 'cfg',
-        folder: landing,
-        watch: true,
-        pattern: '*.csv',
-        pollInterval: 250,
-        stablePolls: 2,
-        batchSize: BATCH,
-        readAhead: IN_FLIGHT,
-        commitLayer: 'bronze',
-        leaseSeconds: 30,
-        wires: [['pgw'], ['files']],
-      },
-      {
-        id: 'pgw',
-        type: 'medallion-pg-write',
-        pgConfig: 'cfg',
-        table: 'bronze.records',
-        onConflict: 'nothing',
-        columns: 'source_kind, source_key, source_name, line_no, raw, run_id',
-        layer: 'bronze',
-        wires: [[], []],
-      },
+      ...landingFlow({
+        url,
+        landing,
+        watch: { pollInterval: 250, batchSize: BATCH, readAhead: IN_FLIGHT },
+        filesTo: 'files',
+      }),
       { id: 'files', type: 'helper' },
     ];
     await helper.load([pgConfigNode, pgWriteNode, watchFolderNode], flow);

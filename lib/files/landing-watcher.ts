@@ -123,7 +123,10 @@ interface Job {
 
 interface Current {
   sha256: string;
+  /** Batches committed in the commit layer (known so far). */
   committed: Set<number>;
+  /** Batches sent and not yet known to be committed. */
+  inFlight: Set<number>;
   wake?: () => void;
 }
 
@@ -186,6 +189,7 @@ export class LandingWatcher {
     const c = this.current;
     if (!c || c.sha256 !== sourceKey || layer !== this.options.commitLayer) return;
     c.committed.add(batch);
+    c.inFlight.delete(batch);
     c.wake?.();
   }
 
@@ -374,7 +378,7 @@ export class LandingWatcher {
     move: boolean,
   ): Promise<FileOutcome | undefined> {
     const { commitLayer, leaseMs, instance } = this.options;
-    const current: Current = { sha256, committed: new Set() };
+    const current: Current = { sha256, committed: new Set(), inFlight: new Set() };
     this.current = current;
     let lost = false;
     const lease = setInterval(() => {
@@ -396,21 +400,16 @@ export class LandingWatcher {
     };
     try {
       if (resumed && commitLayer) {
-        for (const b of await this.db(name, () => this.ledger.committedBatches(sha256, commitLayer))) {
+        const before = await this.db(name, () => this.ledger.committedBatches(sha256, commitLayer));
+        for (const b of before) {
           current.committed.add(b);
         }
       }
       const layout = await reader.open();
       await this.db(name, () => this.ledger.setLayout(sha256, layout));
-      const sent: number[] = [];
       for await (const batch of reader.read((b) => current.committed.has(b))) {
         check();
-        await this.waitForCommits(
-          current,
-          name,
-          () => sent.filter((b) => !current.committed.has(b)).length < this.options.readAhead,
-          check,
-        );
+        await this.waitForCommits(current, name, this.options.readAhead - 1, check);
         this.hooks.send({
           topic: name,
           payload: batch.records,
@@ -427,14 +426,12 @@ export class LandingWatcher {
           },
           run: { id: runId, startedAt },
         });
-        if (commitLayer) sent.push(batch.batch);
+        if (commitLayer) current.inFlight.add(batch.batch);
         const percent = reader.size ? Math.min(100, Math.floor((100 * reader.bytesRead) / reader.size)) : 100;
         this.hooks.activity({ state: 'reading', file: name, percent, batch: batch.batch });
       }
       const total = reader.batches;
-      if (commitLayer) {
-        await this.waitForCommits(current, name, () => current.committed.size >= total, check);
-      }
+      await this.waitForCommits(current, name, 0, check);
       const counts = { rowsRead: reader.rowsRead, rowsSkipped: reader.rowsSkipped, batches: total };
       const ours = await this.db(name, () => this.ledger.markLoaded(sha256, instance, counts));
       if (!ours) throw new Aborted('lost');
@@ -460,14 +457,18 @@ export class LandingWatcher {
     }
   }
 
-  /** Waits until `ok()`: woken by in-process commits, checking the ledger every second. */
-  private async waitForCommits(current: Current, name: string, ok: () => boolean, check: () => void) {
+  /**
+   * Waits until at most `most` sent batches are uncommitted: woken by in-process
+   * commits, and asking the ledger every second (a pg-write on another config node or
+   * in another process).
+   */
+  private async waitForCommits(current: Current, name: string, most: number, check: () => void) {
     let waitedSince = Date.now();
     let warned = false;
     let seen = current.committed.size;
-    while (!ok()) {
+    while (current.inFlight.size > most) {
       check();
-      this.hooks.activity({ state: 'waiting', file: name, pending: 0 });
+      this.hooks.activity({ state: 'waiting', file: name, pending: current.inFlight.size });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, LEDGER_POLL_MS);
         current.wake = () => {
@@ -477,11 +478,14 @@ export class LandingWatcher {
       });
       current.wake = undefined;
       check();
-      if (ok()) break;
+      if (current.inFlight.size <= most) break;
       const fromLedger = await this.ledger
-        .committedBatches(current.sha256, this.options.commitLayer)
+        .committedBatches(current.sha256, this.options.commitLayer, [...current.inFlight])
         .catch(() => []);
-      for (const b of fromLedger) current.committed.add(b);
+      for (const b of fromLedger) {
+        current.committed.add(b);
+        current.inFlight.delete(b);
+      }
       if (current.committed.size > seen) {
         seen = current.committed.size;
         waitedSince = Date.now();

@@ -141,11 +141,12 @@ export class Ledger {
     );
   }
 
-  /** The batch numbers of the content committed in `layer`. */
-  async committedBatches(sha256: string, layer: string): Promise<number[]> {
+  /** The batch numbers of the content committed in `layer` (of `among`, when given). */
+  async committedBatches(sha256: string, layer: string, among?: number[]): Promise<number[]> {
     const { rows } = await this.pool.query<{ batch: number }>(
-      `SELECT batch FROM ${this.batches} WHERE source_key = $1 AND layer = $2`,
-      [sha256, layer],
+      `SELECT batch FROM ${this.batches}
+        WHERE source_key = $1 AND layer = $2 AND ($3::int[] IS NULL OR batch = ANY($3))`,
+      [sha256, layer, among ?? null],
     );
     return rows.map((r) => r.batch);
   }

@@ -1,35 +1,16 @@
-import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { LandingWatcher, type FileOutcome, type WatcherActivity } from '../../lib/files/landing-watcher';
+import { LandingWatcher, type WatcherActivity, type WatcherOptions } from '../../lib/files/landing-watcher';
 import { Ledger } from '../../lib/files/ledger';
-import { numberOr } from '../../lib/form-values';
+import { watcherOptions, type WatchForm } from '../../lib/files/watch-options';
+import { activityStatus, outcomeText } from '../../lib/files/watch-status';
 import type { PgState } from '../../lib/pg/service';
 import type { ProgressKey } from '../../lib/pg/progress';
-import { compactNumber, throttledStatus } from '../../lib/status';
+import { throttledStatus } from '../../lib/status';
 import type { PgConfigNode } from '../pg-config/pg-config-node';
 
-interface WatchFolderDef extends NodeDef {
+interface WatchFolderDef extends NodeDef, WatchForm {
   pgConfig: string;
-  folder: string;
-  watch: boolean;
-  pattern: string;
-  pollInterval: string | number;
-  stablePolls: string | number;
-  usePolling: boolean;
-  delimiter: string;
-  quote: string;
-  columns: string;
-  batchSize: string | number;
-  readAhead: string | number;
-  commitLayer: string;
-  leaseSeconds: string | number;
-}
-
-function outcomeText(o: FileOutcome): string {
-  if (o.state === 'loaded') return `${o.file}: ${compactNumber(o.rowsRead ?? 0)} rows loaded`;
-  if (o.state === 'duplicate') return `${o.file}: ${o.error}, not loaded again`;
-  return o.error ?? `${o.file}: ${o.state}`;
 }
 
 export = (RED: NodeAPI) => {
@@ -39,76 +20,32 @@ export = (RED: NodeAPI) => {
     const service = config?.service;
     const status = throttledStatus(this);
     const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
-    const folderSetting = (def.folder ?? '').trim() || 'landing';
-    const folder =
-      def.watch === false ? '' : isAbsolute(folderSetting) ? folderSetting : resolve(userDir, folderSetting);
-    const instance = process.env.MEDALLION_INSTANCE || `${hostname()}:${userDir}`;
     let watcher: LandingWatcher | undefined;
+    let options: WatcherOptions | undefined;
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
-    const unresolved = /\$\{(\w+)\}/.exec(folderSetting);
-    if (unresolved && !setupError) {
-      setupError = `the folder refers to the environment variable ${unresolved[1]}, which is not set`;
+    try {
+      options = watcherOptions(def, userDir);
+    } catch (err) {
+      setupError ??= (err as Error).message;
     }
+    const activity = (a: WatcherActivity) =>
+      status.set(activityStatus(a, Boolean(options?.folder), options?.commitLayer ?? ''));
 
-    const activity = (a: WatcherActivity) => {
-      if (a.state === 'reading')
-        status.set({ fill: 'blue', shape: 'dot', text: `${a.file} ${a.percent} % · batch ${a.batch}` });
-      else if (a.state === 'waiting')
-        status.set({
-          fill: 'blue',
-          shape: 'ring',
-          text: `${a.file}: waiting for ${def.commitLayer} commits`,
-        });
-      else if (a.state === 'retrying')
-        status.set({ fill: 'yellow', shape: 'ring', text: `${a.file}: ${a.reason}` });
-      else {
-        const quarantined = a.quarantined ? ` · ${a.quarantined} quarantined` : '';
-        status.set({
-          fill: 'green',
-          shape: 'ring',
-          text: `${folder ? 'watching' : 'ready'} · ${a.loaded} loaded${quarantined}`,
-        });
-      }
-    };
-
-    if (service && !setupError) {
+    if (service && options && !setupError) {
       try {
-        watcher = new LandingWatcher(
-          {
-            folder,
-            glob: def.pattern || '*.csv',
-            pollMs: Math.max(10, numberOr(def.pollInterval, 250)),
-            stablePolls: Math.max(1, numberOr(def.stablePolls, 2)),
-            usePolling: def.usePolling === true,
-            csv: {
-              delimiter: def.delimiter === '\\t' ? '\t' : def.delimiter || 'auto',
-              quote: def.quote ?? '"',
-              columns: (def.columns ?? '')
-                .split(',')
-                .map((c) => c.trim())
-                .filter(Boolean),
-            },
-            batchSize: Math.max(1, numberOr(def.batchSize, 5000)),
-            readAhead: Math.max(1, numberOr(def.readAhead, 4)),
-            commitLayer: (def.commitLayer ?? 'bronze').trim(),
-            leaseMs: Math.max(3, numberOr(def.leaseSeconds, 30)) * 1000,
-            instance,
+        watcher = new LandingWatcher(options!, new Ledger(service.pool, service.schemas), {
+          send: (msg) => this.send([msg as unknown as NodeMessage, null]),
+          finished: (outcome) => {
+            const msg = { topic: outcome.file, payload: outcome };
+            this.send([null, msg]);
+            if (outcome.state === 'quarantined' || outcome.state === 'failed') {
+              status.set({ fill: 'red', shape: 'ring', text: `${outcome.file}: ${outcome.state}` });
+              this.error(`watch-folder: ${outcomeText(outcome)}`, msg);
+            }
           },
-          new Ledger(service.pool, service.schemas),
-          {
-            send: (msg) => this.send([msg as unknown as NodeMessage, null]),
-            finished: (outcome) => {
-              const msg = { topic: outcome.file, payload: outcome };
-              this.send([null, msg]);
-              if (outcome.state === 'quarantined' || outcome.state === 'failed') {
-                status.set({ fill: 'red', shape: 'ring', text: `${outcome.file}: ${outcome.state}` });
-                this.error(`watch-folder: ${outcomeText(outcome)}`, msg);
-              }
-            },
-            activity,
-            warn: (text) => this.warn(`watch-folder: ${text}`),
-          },
-        );
+          activity,
+          warn: (text) => this.warn(`watch-folder: ${text}`),
+        });
       } catch (err) {
         setupError = (err as Error).message;
       }
@@ -122,7 +59,7 @@ export = (RED: NodeAPI) => {
       if (s.state !== 'ready' || started || !watcher) return;
       started = watcher.start().then(markStarted, (err: Error) => {
         status.set({ fill: 'red', shape: 'ring', text: err.message });
-        this.error(`watch-folder: cannot use the landing folder ${folder}: ${err.message}`);
+        this.error(`watch-folder: cannot use the landing folder ${options?.folder}: ${err.message}`);
       });
     };
     const onState = (s: PgState) => {

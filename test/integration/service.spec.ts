@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_SCHEMAS } from '../../lib/pg/identifiers';
+import { MIGRATIONS } from '../../lib/pg/migrations';
 import { PgService, type PgState } from '../../lib/pg/service';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { freePort } from '../support/processes';
@@ -17,8 +18,14 @@ describe('PgService (real PostgreSQL)', () => {
     assert.equal(service.state.state, 'ready');
     assert.deepEqual(states, ['connecting', 'ready']);
     assert.match(service.state.message, /^connected to .*medallion_test_service/);
-    const rows = await query(db.url, 'SELECT version FROM medallion.schema_migrations');
-    assert.equal(rows.length, 1);
+    const rows = await query<{ version: number }>(
+      db.url,
+      'SELECT version FROM medallion.schema_migrations ORDER BY version',
+    );
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      MIGRATIONS.map((m) => m.version),
+    );
     await service.close();
     assert.equal(service.pool.ending, true);
     assert.equal(service.pool.totalCount, 0);

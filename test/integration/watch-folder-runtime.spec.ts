@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeIotTempCsv } from '../../lib/generators/iot-temp-csv';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
+import { landingFlow } from '../support/landing-flow';
 import { freePort, poll, spawnCollecting, type Spawned } from '../support/processes';
 
 const repo = resolve(__dirname, '..', '..');
@@ -47,41 +48,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
       join(userDir, 'flows.json'),
       JSON.stringify([
         { id: 'tab', type: 'tab', label: 'files' },
-        { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url: db.url, poolSize: 4 },
-        {
-          id: 'wf',
-          z: 'tab',
-          type: 'medallion-watch-folder',
-          pgConfig: 'cfg',
-          folder: landing,
-          watch: true,
-          pattern: '*.csv',
-          pollInterval: 100,
-          stablePolls: 2,
-          delimiter: 'auto',
-          quote: '"',
-          columns: '',
-          batchSize: 5000,
-          readAhead: 4,
-          commitLayer: 'bronze',
-          leaseSeconds: 30,
-          wires: [['pgw'], []],
-        },
-        {
-          id: 'pgw',
-          z: 'tab',
-          type: 'medallion-pg-write',
-          pgConfig: 'cfg',
-          table: 'bronze.records',
-          onConflict: 'nothing',
-          columns: 'source_kind, source_key, source_name, line_no, raw, run_id',
-          layer: 'bronze',
-          batchSize: 1000,
-          batchTimeout: 1000,
-          maxAttempts: 0,
-          fastPath: true,
-          wires: [[], []],
-        },
+        ...landingFlow({ url: db.url, landing, watch: { pollInterval: 100 }, common: { z: 'tab' } }),
       ]),
     );
   });
@@ -117,7 +84,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM bronze.records'))[0]?.n ?? 0;
 
   it('streams a 200 MB file into bronze with flat memory', async () => {
-    const rows = 2_900_000;
+    const rows = 3_000_000;
     const size = await writeIotTempCsv(join(work, 'big.csv'), rows);
     assert.ok(size > 200 * 1024 * 1024, `${size} bytes`);
     nodeRed = await startNodeRed();

@@ -6,28 +6,9 @@ import {
   RecordShapeError,
   WriteConfigError,
 } from '../../lib/pg/write-plan';
-import type { ColumnInfo, TableInfo } from '../../lib/pg/table-info';
+import { bronzeRecords, col, table } from '../support/table-fixtures';
 
-function col(name: string, kind: ColumnInfo['kind'] = 'other', writable = true): ColumnInfo {
-  return { name, type: 'text', kind, notNull: false, hasDefault: false, writable };
-}
-
-function table(columns: ColumnInfo[], uniqueKeys: TableInfo['uniqueKeys']): TableInfo {
-  return {
-    ref: { schema: 'bronze', table: 'records' },
-    columns,
-    byName: new Map(columns.map((c) => [c.name, c])),
-    uniqueKeys,
-  };
-}
-
-const records = table(
-  [col('id', 'other', false), col('source_key'), col('line_no'), col('raw', 'bytea'), col('run_id')],
-  [
-    { name: 'records_pkey', primary: true, columns: ['id'] },
-    { name: 'records_source_line_key', primary: false, columns: ['source_key', 'line_no'] },
-  ],
-);
+const records = bronzeRecords;
 
 describe('lib/pg/write-plan', () => {
   it('writes the columns the records have and reports the other fields', () => {

@@ -25,10 +25,10 @@ import pgWriteNode from '../../nodes/pg-write/pg-write';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, nextMessage } from '../support/flow';
+import { landingFlow } from '../support/landing-flow';
 import { poll } from '../support/processes';
 
 const DATASETS = join(__dirname, '..', '..', '..', 'shared', 'datasets');
-const BRONZE_COLUMNS = 'source_kind, source_key, source_name, line_no, raw, run_id';
 
 type Outcome = NodeMessage & { payload: FileOutcome };
 type Caught = NodeMessage & { error: { message: string } };
@@ -75,36 +75,7 @@ describe('medallion-watch-folder node (real PostgreSQL, real files)', function (
 
   function flow(watch: Record<string, unknown> = {}) {
     return [
-      { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url: db.url, poolSize: 4 },
-      {
-        id: 'wf',
-        type: 'medallion-watch-folder',
-        pgConfig: 'cfg',
-        folder: landing,
-        watch: true,
-        pattern: '*.csv',
-        pollInterval: 50,
-        stablePolls: 2,
-        delimiter: 'auto',
-        quote: '"',
-        columns: '',
-        batchSize: 5000,
-        readAhead: 4,
-        commitLayer: 'bronze',
-        leaseSeconds: 30,
-        wires: [['pgw'], ['files']],
-        ...watch,
-      },
-      {
-        id: 'pgw',
-        type: 'medallion-pg-write',
-        pgConfig: 'cfg',
-        table: 'bronze.records',
-        onConflict: 'nothing',
-        columns: BRONZE_COLUMNS,
-        layer: 'bronze',
-        wires: [['stored'], []],
-      },
+      ...landingFlow({ url: db.url, landing, watch, filesTo: 'files', storedTo: 'stored' }),
       { id: 'stored', type: 'helper' },
       { id: 'files', type: 'helper' },
       { id: 'c', type: 'catch', scope: ['wf'], uncaught: false, wires: [['caught']] },

@@ -1,0 +1,53 @@
+/**
+ * watch-folder's form, as Node-RED stores it (strings and numbers), to the watcher's
+ * options: defaults, bounds, the folder resolved against the user directory, and the
+ * instance name the ledger knows this Node-RED by.
+ */
+import { hostname } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { numberOr } from '../form-values';
+import type { WatcherOptions } from './landing-watcher';
+
+export interface WatchForm {
+  folder?: string;
+  watch?: boolean;
+  pattern?: string;
+  pollInterval?: string | number;
+  stablePolls?: string | number;
+  usePolling?: boolean;
+  delimiter?: string;
+  quote?: string;
+  columns?: string;
+  batchSize?: string | number;
+  readAhead?: string | number;
+  commitLayer?: string;
+  leaseSeconds?: string | number;
+}
+
+export function watcherOptions(form: WatchForm, userDir: string, env = process.env): WatcherOptions {
+  const folder = (form.folder ?? '').trim() || 'landing';
+  const unresolved = /\$\{(\w+)\}/.exec(folder);
+  if (unresolved) {
+    throw new Error(`the folder refers to the environment variable ${unresolved[1]}, which is not set`);
+  }
+  return {
+    folder: form.watch === false ? '' : isAbsolute(folder) ? folder : resolve(userDir, folder),
+    glob: form.pattern || '*.csv',
+    pollMs: Math.max(10, numberOr(form.pollInterval, 250)),
+    stablePolls: Math.max(1, numberOr(form.stablePolls, 2)),
+    usePolling: form.usePolling === true,
+    csv: {
+      delimiter: form.delimiter === '\\t' ? '\t' : form.delimiter || 'auto',
+      quote: form.quote ?? '"',
+      columns: (form.columns ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+    },
+    batchSize: Math.max(1, numberOr(form.batchSize, 5000)),
+    readAhead: Math.max(1, numberOr(form.readAhead, 4)),
+    commitLayer: (form.commitLayer ?? 'bronze').trim(),
+    leaseMs: Math.max(3, numberOr(form.leaseSeconds, 30)) * 1000,
+    instance: env.MEDALLION_INSTANCE || `${hostname()}:${userDir}`,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * What watch-folder's status and messages say: the file and % read, batches waiting
+ * for commits, a retry under way, the files loaded and quarantined so far.
+ */
+import { compactNumber, type StatusValue } from '../status';
+import type { FileOutcome, WatcherActivity } from './landing-watcher';
+
+export function activityStatus(a: WatcherActivity, watching: boolean, commitLayer: string): StatusValue {
+  switch (a.state) {
+    case 'reading':
+      return { fill: 'blue', shape: 'dot', text: `${a.file} ${a.percent} % · batch ${a.batch}` };
+    case 'waiting': {
+      const batches = `${a.pending} batch${a.pending === 1 ? '' : 'es'}`;
+      return {
+        fill: 'blue',
+        shape: 'ring',
+        text: `${a.file}: ${batches} waiting for ${commitLayer} commits`,
+      };
+    }
+    case 'retrying':
+      return { fill: 'yellow', shape: 'ring', text: `${a.file}: ${a.reason}` };
+    default: {
+      const quarantined = a.quarantined ? ` · ${a.quarantined} quarantined` : '';
+      return {
+        fill: 'green',
+        shape: 'ring',
+        text: `${watching ? 'watching' : 'ready'} · ${a.loaded} loaded${quarantined}`,
+      };
+    }
+  }
+}
+
+/** One line on what became of a file. */
+export function outcomeText(o: FileOutcome): string {
+  if (o.state === 'loaded') return `${o.file}: ${compactNumber(o.rowsRead ?? 0)} rows loaded`;
+  if (o.state === 'duplicate') return `${o.file}: ${o.error}, not loaded again`;
+  return o.error ?? `${o.file}: ${o.state}`;
+}

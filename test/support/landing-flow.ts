@@ -1,0 +1,55 @@
+/**
+ * The flow most file tests need: a pg-config, a watch-folder on `landing` and the
+ * pg-write that stores its batches in bronze (layer "bronze"). Output 2 of watch-folder
+ * and output 1 of pg-write go to `filesTo` and `storedTo` when given.
+ */
+export const BRONZE_COLUMNS = 'source_kind, source_key, source_name, line_no, raw, run_id';
+
+export interface LandingFlowOptions {
+  url: string;
+  landing: string;
+  watch?: Record<string, unknown>;
+  /** Extra properties for every node but the config (e.g. `{ z: 'tab' }`). */
+  common?: Record<string, unknown>;
+  filesTo?: string;
+  storedTo?: string;
+}
+
+export type FlowNode = { id: string; type: string; wires?: string[][] } & Record<string, unknown>;
+
+export function landingFlow(o: LandingFlowOptions): FlowNode[] {
+  return [
+    { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url: o.url, poolSize: 4 },
+    {
+      id: 'wf',
+      type: 'medallion-watch-folder',
+      pgConfig: 'cfg',
+      folder: o.landing,
+      watch: true,
+      pattern: '*.csv',
+      pollInterval: 50,
+      stablePolls: 2,
+      delimiter: 'auto',
+      quote: '"',
+      columns: '',
+      batchSize: 5000,
+      readAhead: 4,
+      commitLayer: 'bronze',
+      leaseSeconds: 30,
+      wires: [['pgw'], o.filesTo ? [o.filesTo] : []],
+      ...o.common,
+      ...o.watch,
+    },
+    {
+      id: 'pgw',
+      type: 'medallion-pg-write',
+      pgConfig: 'cfg',
+      table: 'bronze.records',
+      onConflict: 'nothing',
+      columns: BRONZE_COLUMNS,
+      layer: 'bronze',
+      wires: [o.storedTo ? [o.storedTo] : [], []],
+      ...o.common,
+    },
+  ];
+}
