@@ -33,6 +33,14 @@ const DATASETS = join(__dirname, '..', '..', '..', 'shared', 'datasets');
 type Outcome = NodeMessage & { payload: FileOutcome };
 type Caught = NodeMessage & { error: { message: string } };
 
+/** Blank and all-empty lines of a CSV (bytes between line ends), counted from its bytes. */
+function blankLines(path: string, delimiter: string): number {
+  return readFileSync(path, 'latin1')
+    .replace(/\r?\n$/, '')
+    .split(/\r?\n/)
+    .filter((l) => l.split(delimiter).join('').trim() === '').length;
+}
+
 /** Data lines of a CSV, counted from its bytes: non-blank lines after the header, with their numbers. */
 function dataLines(path: string, delimiter: string): Array<{ line: number; bytes: Buffer }> {
   const buf = readFileSync(path);
@@ -133,6 +141,11 @@ describe('medallion-watch-folder node (real PostgreSQL, real files)', function (
       assert.equal(Number(run.rows_read), expected.length);
       assert.equal(Number(run.rows_inserted), expected.length);
       assert.equal(Number(run.rows_duplicate) + Number(run.rows_quarantined), 0);
+      assert.equal(
+        Number(run.rows_skipped),
+        blankLines(source, delimiter),
+        'blank lines are counted, not stored',
+      );
       const [ledger] = await query(
         db.url,
         'SELECT state, name, header, batches FROM medallion.files WHERE sha256 = $1',
@@ -142,6 +155,15 @@ describe('medallion-watch-folder node (real PostgreSQL, real files)', function (
       assert.equal(ledger.batches, Math.ceil(expected.length / 5000));
     });
   }
+
+  it('takes files that are already there when it starts, polling only', async () => {
+    copyFileSync(join(DATASETS, 'university_mental_health_iot_dataset.csv'), join(landing, 'waiting.csv'));
+    await load({ usePolling: true });
+    const { payload } = await nextMessage<Outcome>('files', 30_000);
+    assert.equal(payload.file, 'waiting.csv');
+    assert.equal(payload.state, 'loaded');
+    assert.equal(payload.rowsInserted, 1000);
+  });
 
   it('does not load the same content twice, even under another name', async () => {
     const source = join(DATASETS, 'university_mental_health_iot_dataset.csv');
@@ -320,6 +342,19 @@ describe('medallion-watch-folder node (real PostgreSQL, real files)', function (
         join(landing, `after-${name}`),
       );
       assert.equal((await next).payload.state, 'loaded', 'the next file loads');
+
+      if (rule !== 'empty') {
+        const again = nextMessage<Outcome>('files', 30_000);
+        writeFileSync(join(landing, name), content);
+        const retried = (await again).payload;
+        assert.equal(
+          retried.state,
+          'quarantined',
+          'quarantined content may be dropped again: it is read again',
+        );
+        assert.notEqual(retried.runId, payload.runId);
+        assert.ok(existsSync(join(landing, 'quarantine', name.replace('.csv', '~2.csv'))));
+      }
     });
   }
 
