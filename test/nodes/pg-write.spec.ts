@@ -95,6 +95,46 @@ describe('medallion-pg-write node', () => {
     assert.equal(rows[0].n, 40);
   });
 
+  it('fills lineage columns from msg.source and msg.run; listed columns leave other fields out quietly', async () => {
+    await helper.load(
+      [pgConfigNode, pgWriteNode],
+      flow(db.url, {
+        columns: 'source_kind, source_key, source_name, line_no, raw, run_id',
+        layer: 'bronze',
+      }),
+    );
+    const w = helper.getNode('w') as unknown as { warn: { callCount: number } };
+    const runId = '7d1f5a2e-4c1b-4f0e-9d2a-0c5e8b1a9f33';
+    const acked = nextMessage<Ack>('out');
+    helper.getNode('w').receive({
+      payload: [1, 2, 3].map((n) => ({
+        line_no: n,
+        raw: Buffer.from(`line ${n}`),
+        fields: { a: String(n) },
+      })),
+      source: { kind: 'file', name: 'lineage.csv', sha256: 'f'.repeat(64), batch: 0, last: true },
+      run: { id: runId },
+    } as NodeMessage);
+    assert.equal((await acked).pg.inserted, 3);
+    const rows = await query(
+      db.url,
+      `SELECT source_kind, source_key, source_name, line_no::int, convert_from(raw, 'UTF8') AS raw, run_id::text
+         FROM bronze.records WHERE source_name = 'lineage.csv' ORDER BY line_no`,
+    );
+    assert.deepEqual(
+      rows,
+      [1, 2, 3].map((n) => ({
+        source_kind: 'file',
+        source_key: 'f'.repeat(64),
+        source_name: 'lineage.csv',
+        line_no: n,
+        raw: `line ${n}`,
+        run_id: runId,
+      })),
+    );
+    assert.equal(w.warn.callCount, 0, 'no warning about the fields left out');
+  });
+
   it('accepts a single record as payload', async () => {
     await helper.load([pgConfigNode, pgWriteNode], flow(db.url));
     const acked = nextMessage<Ack>('out');
