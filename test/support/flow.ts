@@ -46,10 +46,21 @@ export function messages<T extends NodeMessage = NodeMessage & Record<string, un
   });
 }
 
-/** The arguments of every `status()` call a node made so far. */
+interface SpyCall {
+  thisValue: unknown;
+  args: unknown[];
+}
+
+/**
+ * The arguments of every `status()` call a node made so far. The helper spies on the
+ * Node prototype, so the spy holds every node's calls: keep this node's.
+ */
 export function statuses(id: string): Array<{ fill?: string; shape?: string; text?: string }> {
-  const spy = (helper.getNode(id) as unknown as { status: { args: unknown[][] } }).status;
-  return spy.args.map((a) => a[0] as { fill?: string; shape?: string; text?: string });
+  const node = helper.getNode(id) as unknown as { status: { getCalls(): SpyCall[] } };
+  return node.status
+    .getCalls()
+    .filter((c) => c.thisValue === node)
+    .map((c) => c.args[0] as { fill?: string; shape?: string; text?: string });
 }
 
 /** Waits until `check()` holds (polled every 20 ms). */
