@@ -113,6 +113,78 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX file_events_sha256_idx ON ${medallion}.file_events (sha256, at);
     `,
   },
+  {
+    version: 3,
+    name: 'silver: typed readings per profile, long-format readings, quarantine',
+    sql: ({ silver }) => `
+      CREATE TABLE ${silver}.temperature_readings (
+        id            text PRIMARY KEY,
+        room_id       text NOT NULL,
+        ts            timestamptz NOT NULL,
+        temp          double precision NOT NULL,
+        out_in        text NOT NULL CHECK (out_in IN ('In', 'Out')),
+        quality_score real NOT NULL CHECK (quality_score BETWEEN 0 AND 1),
+        rule_version  text NOT NULL,
+        source_key    text NOT NULL,
+        line_no       bigint,
+        run_id        uuid,
+        validated_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX temperature_readings_ts_idx ON ${silver}.temperature_readings (room_id, out_in, ts);
+
+      CREATE TABLE ${silver}.environment_readings (
+        location_id          text NOT NULL,
+        ts                   timestamptz NOT NULL,
+        temperature_celsius  double precision,
+        humidity_percent     double precision,
+        air_quality_index    double precision,
+        noise_level_db       double precision,
+        lighting_lux         double precision,
+        crowd_density        double precision,
+        stress_level         double precision,
+        sleep_hours          double precision,
+        mood_score           double precision,
+        mental_health_status text,
+        quality_score        real NOT NULL CHECK (quality_score BETWEEN 0 AND 1),
+        rule_version         text NOT NULL,
+        source_key           text NOT NULL,
+        line_no              bigint,
+        run_id               uuid,
+        validated_at         timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (location_id, ts)
+      );
+
+      CREATE TABLE ${silver}.readings (
+        ts            timestamptz NOT NULL,
+        location_id   text NOT NULL,
+        metric        text NOT NULL,
+        value         double precision,
+        unit          text,
+        quality_score real NOT NULL CHECK (quality_score BETWEEN 0 AND 1),
+        rule_version  text NOT NULL,
+        source_key    text NOT NULL,
+        line_no       bigint,
+        run_id        uuid,
+        validated_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (location_id, metric, ts)
+      );
+
+      CREATE TABLE ${silver}.quarantine (
+        id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        source_key     text NOT NULL,
+        line_no        bigint NOT NULL,
+        rule_version   text NOT NULL,
+        source_name    text,
+        record         jsonb NOT NULL,
+        errors         jsonb NOT NULL,
+        run_id         uuid,
+        quarantined_at timestamptz NOT NULL DEFAULT now(),
+        replayed_at    timestamptz,
+        CONSTRAINT quarantine_source_line_rules_key UNIQUE (source_key, line_no, rule_version)
+      );
+      CREATE INDEX quarantine_run_idx ON ${silver}.quarantine (run_id);
+    `,
+  },
 ];
 
 function quoteAll(s: SchemaNames): Quoted {

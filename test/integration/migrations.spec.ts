@@ -37,6 +37,10 @@ describe('migrations (real PostgreSQL)', () => {
         'medallion.files',
         'medallion.runs',
         'medallion.schema_migrations',
+        'silver.environment_readings',
+        'silver.quarantine',
+        'silver.readings',
+        'silver.temperature_readings',
       ],
     );
     const schemas = await query<{ n: string }>(
@@ -81,11 +85,22 @@ describe('migrations (real PostgreSQL)', () => {
     const rows = await query<{ t: string }>(
       db.url,
       `SELECT table_schema || '.' || table_name AS t FROM information_schema.tables
-        WHERE table_schema IN ('ops','raw') ORDER BY 1`,
+        WHERE table_schema IN ('ops','raw','clean') ORDER BY 1`,
     );
     assert.deepEqual(
       rows.map((r) => r.t),
-      ['ops.batches', 'ops.file_events', 'ops.files', 'ops.runs', 'ops.schema_migrations', 'raw.records'],
+      [
+        'clean.environment_readings',
+        'clean.quarantine',
+        'clean.readings',
+        'clean.temperature_readings',
+        'ops.batches',
+        'ops.file_events',
+        'ops.files',
+        'ops.runs',
+        'ops.schema_migrations',
+        'raw.records',
+      ],
     );
   });
 

@@ -1,0 +1,406 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NodeMessage } from 'node-red';
+import type { FileOutcome } from '../../lib/files/landing-watcher';
+import type { RecordError } from '../../lib/validate/compile';
+import pgConfigNode from '../../nodes/pg-config/pg-config';
+import pgWriteNode from '../../nodes/pg-write/pg-write';
+import validateNode from '../../nodes/validate/validate';
+import watchFolderNode from '../../nodes/watch-folder/watch-folder';
+import { createTestDatabase, query, type TestDatabase } from '../support/db';
+import { helper, nextMessage, statuses, waitFor } from '../support/flow';
+import { landingFlow } from '../support/landing-flow';
+import { poll } from '../support/processes';
+
+const DATASETS = join(__dirname, '..', '..', '..', 'shared', 'datasets');
+
+type Outcome = NodeMessage & { payload: FileOutcome };
+type Caught = NodeMessage & { error: { message: string } };
+
+/** iot-temp's rules, applied independently of the node to the file's lines. */
+function expectIotTemp(path: string) {
+  const lines = readFileSync(path, 'utf8').split('\n').slice(1).filter(Boolean);
+  const ids = new Set<string>();
+  let valid = 0;
+  let invalid = 0;
+  for (const line of lines) {
+    const [id, room, date, temp, io] = line.replace(/\r$/, '').split(',');
+    const m = /^(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d)$/.exec(date ?? '');
+    const real =
+      m !== null &&
+      new Date(Date.UTC(+m[3], +m[2] - 1, +m[1], +m[4], +m[5])).getUTCDate() === +m[1] &&
+      +m[4] < 24;
+    const t = Number(temp);
+    const ok =
+      !!id?.trim() &&
+      !!room?.trim() &&
+      real &&
+      temp?.trim() !== '' &&
+      Number.isFinite(t) &&
+      t >= -50 &&
+      t <= 60;
+    if (ok && (io === 'In' || io === 'Out')) {
+      valid++;
+      ids.add(id);
+    } else invalid++;
+  }
+  return { valid, invalid, distinct: ids.size };
+}
+
+describe('medallion-validate node (real PostgreSQL, the real datasets)', function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let landing: string;
+
+  beforeEach(async () => {
+    db = await createTestDatabase('validate');
+    landing = mkdtempSync(join(tmpdir(), 'medallion-validate-'));
+  });
+  afterEach(async () => {
+    await helper.unload();
+    rmSync(landing, { recursive: true, force: true });
+    await db.drop();
+  });
+
+  function flow(validate: Record<string, unknown> = {}, silverTable = 'silver.temperature_readings') {
+    const [cfg, wf, bronze] = landingFlow({ url: db.url, landing, filesTo: 'files' });
+    return [
+      cfg,
+      wf,
+      { ...bronze, wires: [['v'], []] },
+      {
+        id: 'v',
+        type: 'medallion-validate',
+        profile: 'iot-temp',
+        rules: '',
+        wires: [['pgs'], ['pgq']],
+        ...validate,
+      },
+      {
+        id: 'pgs',
+        type: 'medallion-pg-write',
+        pgConfig: 'cfg',
+        table: silverTable,
+        onConflict: 'nothing',
+        layer: 'silver',
+        wires: [['stored'], []],
+      },
+      {
+        id: 'pgq',
+        type: 'medallion-pg-write',
+        pgConfig: 'cfg',
+        table: 'silver.quarantine',
+        onConflict: 'nothing',
+        layer: 'quarantine',
+        wires: [['quarantined'], []],
+      },
+      { id: 'files', type: 'helper' },
+      { id: 'stored', type: 'helper' },
+      { id: 'quarantined', type: 'helper' },
+      { id: 'c', type: 'catch', scope: ['v'], uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper' },
+    ];
+  }
+
+  const load = (validate: Record<string, unknown> = {}, silverTable?: string) =>
+    helper.load([pgConfigNode, pgWriteNode, watchFolderNode, validateNode], flow(validate, silverTable));
+
+  async function layerCounts(layer: string) {
+    const [row] = await query<{ batches: number; rows_in: number; inserted: number; duplicate: number }>(
+      db.url,
+      `SELECT count(*)::int AS batches, coalesce(sum(rows_in), 0)::int AS rows_in,
+              coalesce(sum(inserted), 0)::int AS inserted, coalesce(sum(duplicate), 0)::int AS duplicate
+         FROM medallion.batches WHERE layer = $1`,
+      [layer],
+    );
+    return row;
+  }
+
+  it('lands IOT-temp.csv in silver and quarantine as the rules say, and a second drop changes nothing', async () => {
+    const source = join(DATASETS, 'IOT-temp.csv');
+    const expected = expectIotTemp(source);
+    await load();
+    const done = nextMessage<Outcome>('files', 50_000);
+    copyFileSync(source, join(landing, 'IOT-temp.csv'));
+    const { payload: file } = await done;
+    assert.equal(file.state, 'loaded');
+    await poll(
+      async () => {
+        const [s, q] = [await layerCounts('silver'), await layerCounts('quarantine')];
+        return s.batches === file.batches && q.batches === file.batches ? true : undefined;
+      },
+      30_000,
+      'silver and quarantine progress for every batch',
+    );
+    const silver = await layerCounts('silver');
+    assert.deepEqual(
+      { rows: silver.rows_in, inserted: silver.inserted, duplicate: silver.duplicate },
+      { rows: expected.valid, inserted: expected.distinct, duplicate: expected.valid - expected.distinct },
+    );
+    const [{ n: silverRows }] = await query<{ n: number }>(
+      db.url,
+      'SELECT count(*)::int AS n FROM silver.temperature_readings',
+    );
+    assert.equal(silverRows, expected.distinct);
+    const [{ n: quarantined }] = await query<{ n: number }>(
+      db.url,
+      'SELECT count(*)::int AS n FROM silver.quarantine',
+    );
+    assert.equal(quarantined, expected.invalid);
+    assert.equal(expected.valid + expected.invalid, file.rowsRead, 'every record is accounted for');
+
+    const [lineage] = await query(
+      db.url,
+      `SELECT count(*)::int AS n FROM silver.temperature_readings s
+         JOIN bronze.records b ON b.source_key = s.source_key AND b.line_no = s.line_no
+        WHERE s.run_id = b.run_id AND s.rule_version = 'iot-temp/1' AND s.quality_score BETWEEN 0 AND 1`,
+    );
+    assert.equal(lineage.n, expected.distinct, 'each silver row links back to its bronze row');
+
+    const again = nextMessage<Outcome>('files', 30_000);
+    copyFileSync(source, join(landing, 'again.csv'));
+    assert.equal((await again).payload.state, 'duplicate');
+    const [{ n: after }] = await query<{ n: number }>(
+      db.url,
+      'SELECT count(*)::int AS n FROM silver.temperature_readings',
+    );
+    assert.equal(after, expected.distinct);
+  });
+
+  it('quarantines malformed rows with the field and rule named, and lands the rest', async () => {
+    await load();
+    const rows = [
+      'id,room_id/id,noted_date,temp,out/in',
+      'ok-1,Room A,08-12-2018 09:30,29,In',
+      'bad-date,Room A,31-02-2024 10:00,29,In',
+      'bad-temp,Room A,08-12-2018 09:30,NaN,In',
+      'inf-temp,Room A,08-12-2018 09:30,Infinity,Out',
+      ',Room A,08-12-2018 09:30,21,In',
+      'hot,Room A,08-12-2018 09:30,61,In',
+      'where,Room A,08-12-2018 09:30,20,Inside',
+      'ragged,Room A,08-12-2018 09:30',
+      'ok-2,Room B,09-12-2018 10:00,-3.5,Out',
+    ];
+    const quarantined = nextMessage<NodeMessage & { payload: unknown[]; errors: RecordError[] }>(
+      'quarantined',
+      30_000,
+    );
+    const stored = nextMessage<NodeMessage & { payload: unknown[] }>('stored', 30_000);
+    writeFileSync(join(landing, 'malformed.csv'), `${rows.join('\n')}\n`);
+    assert.equal((await stored).payload.length, 2);
+    const { errors } = await quarantined;
+    assert.deepEqual(
+      errors.map((e) => [e.line, e.field, e.rule]),
+      [
+        [3, 'ts', 'format'],
+        [4, 'temp', 'type'],
+        [5, 'temp', 'type'],
+        [6, 'id', 'required'],
+        [7, 'temp', 'max'],
+        [8, 'out_in', 'enum'],
+        [9, 'temp', 'required'],
+        [9, 'out_in', 'required'],
+      ],
+    );
+    const stored2 = await query<{ line_no: number; errors: RecordError[]; record: Record<string, string> }>(
+      db.url,
+      'SELECT line_no::int, errors, record FROM silver.quarantine ORDER BY line_no',
+    );
+    assert.deepEqual(
+      stored2.map((r) => r.line_no),
+      [3, 4, 5, 6, 7, 8, 9],
+    );
+    assert.equal(stored2[0].record.noted_date, '31-02-2024 10:00', 'the record as received');
+    assert.match(
+      stored2[0].errors[0].message,
+      /^line 3: ts is "31-02-2024 10:00", expected a date as dd-mm-yyyy HH:MM/,
+    );
+    const silver = await query<{ id: string; temp: number }>(
+      db.url,
+      'SELECT id, temp FROM silver.temperature_readings ORDER BY id',
+    );
+    assert.deepEqual(silver, [
+      { id: 'ok-1', temp: 29 },
+      { id: 'ok-2', temp: -3.5 },
+    ]);
+  });
+
+  it('lands AirQualityUCI in silver.readings through a custom rule set: decimal commas, Date + Time, -200 as missing', async () => {
+    const rules = {
+      name: 'air-quality-uci',
+      version: 'air-quality-uci/1',
+      // the station's clock: UTC here, so no hour is ambiguous (Europe/Rome repeats one each October)
+      timezone: 'UTC',
+      key: ['ts', 'location_id'],
+      fields: [
+        { field: 'ts', join: ['Date', 'Time'], type: 'timestamp', formats: ['dd/mm/yyyy HH.MM.SS'] },
+        { field: 'location_id', constant: 'AirQualityUCI', type: 'string' },
+        {
+          field: 'co_mg_m3',
+          from: 'CO(GT)',
+          type: 'number',
+          decimalComma: true,
+          missing: ['-200'],
+          min: 0,
+          max: 50,
+          metric: true,
+          unit: 'mg/m³',
+        },
+        {
+          field: 'temperature_celsius',
+          from: 'T',
+          type: 'number',
+          decimalComma: true,
+          missing: ['-200'],
+          min: -50,
+          max: 60,
+          metric: true,
+          unit: '°C',
+        },
+        {
+          field: 'humidity_percent',
+          from: 'RH',
+          type: 'number',
+          decimalComma: true,
+          missing: ['-200'],
+          min: 0,
+          max: 100,
+          metric: true,
+          unit: '%',
+        },
+      ],
+    };
+    await load({ profile: 'custom', rules: JSON.stringify(rules) }, 'silver.readings');
+    const done = nextMessage<Outcome>('files', 50_000);
+    copyFileSync(join(DATASETS, 'AirQualityUCI.csv'), join(landing, 'air.csv'));
+    const { payload: file } = await done;
+    await poll(
+      async () => ((await layerCounts('silver')).batches === file.batches ? true : undefined),
+      30_000,
+      'silver progress',
+    );
+    // independently: each data line's three measurements, -200 and empty meaning none
+    const lines = readFileSync(join(DATASETS, 'AirQualityUCI.csv'), 'latin1').split(/\r?\n/).slice(1);
+    let values = 0;
+    for (const line of lines) {
+      const f = line.split(';');
+      if (f.join('').trim() === '') continue;
+      for (const i of [2, 12, 13]) {
+        const n = Number(f[i].replace(',', '.'));
+        if (f[i] !== '' && n !== -200) values++;
+      }
+    }
+    const [{ n }] = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM silver.readings');
+    assert.equal(n, values, 'one row per measurement with a value');
+    const [first] = await query<{ ts: Date; value: number }>(
+      db.url,
+      `SELECT ts, value FROM silver.readings WHERE metric = 'co_mg_m3' ORDER BY ts LIMIT 1`,
+    );
+    assert.deepEqual(first, { ts: new Date('2004-03-10T18:00:00Z'), value: 2.6 });
+  });
+
+  it('lands the campus sensors in silver.environment_readings, out-of-range rows in quarantine', async () => {
+    const source = join(DATASETS, 'university_mental_health_iot_dataset.csv');
+    const ranges = [
+      [-50, 60],
+      [0, 100],
+      [0, 500],
+      [0, 130],
+      [0, 100000],
+      [0, 1000],
+      [0, 100],
+      [0, 24],
+      [0, 5],
+    ];
+    let valid = 0;
+    for (const line of readFileSync(source, 'utf8').split('\n').slice(1).filter(Boolean)) {
+      const f = line.split(',');
+      const inRange = ranges.every(([lo, hi], i) => f[i + 2] === '' || (+f[i + 2] >= lo && +f[i + 2] <= hi));
+      if (f[0] && f[1] && inRange) valid++;
+    }
+    await load({ profile: 'iot-environment' }, 'silver.environment_readings');
+    const done = nextMessage<Outcome>('files', 50_000);
+    copyFileSync(source, join(landing, 'campus.csv'));
+    const { payload: file } = await done;
+    await poll(
+      async () => ((await layerCounts('quarantine')).batches === file.batches ? true : undefined),
+      30_000,
+      'quarantine progress',
+    );
+    const [{ n }] = await query<{ n: number }>(
+      db.url,
+      'SELECT count(*)::int AS n FROM silver.environment_readings',
+    );
+    const [{ q }] = await query<{ q: number }>(db.url, 'SELECT count(*)::int AS q FROM silver.quarantine');
+    assert.equal(n, valid);
+    assert.equal(q, 1000 - valid);
+    const rules = await query<{ rule: string; field: string }>(
+      db.url,
+      `SELECT DISTINCT e->>'rule' AS rule, e->>'field' AS field FROM silver.quarantine, jsonb_array_elements(errors) e ORDER BY 1, 2`,
+    );
+    assert.ok(
+      rules.length > 0 && rules.every((r) => r.rule === 'min' || r.rule === 'max'),
+      JSON.stringify(rules),
+    );
+  });
+
+  it('lands occupancy_datatraining.txt (a header one name short) in silver.readings', async () => {
+    const rules = {
+      name: 'office-occupancy',
+      version: 'office-occupancy/1',
+      key: ['ts'],
+      fields: [
+        { field: 'ts', from: 'date', type: 'timestamp', formats: ['yyyy-mm-dd HH:MM:SS'] },
+        { field: 'location_id', constant: 'office', type: 'string' },
+        { field: 'row', from: '_row', type: 'integer', required: true },
+        {
+          field: 'temperature',
+          from: 'Temperature',
+          type: 'number',
+          min: -50,
+          max: 60,
+          metric: true,
+          unit: '°C',
+        },
+        { field: 'co2', from: 'CO2', type: 'number', min: 0, max: 10000, metric: true, unit: 'ppm' },
+        { field: 'occupied', from: 'Occupancy', type: 'boolean' },
+      ],
+    };
+    await load({ profile: 'custom', rules: JSON.stringify(rules) }, 'silver.readings');
+    const done = nextMessage<Outcome>('files', 50_000);
+    copyFileSync(join(DATASETS, 'occupancy_datatraining.txt'), join(landing, 'occupancy.csv'));
+    const { payload: file } = await done;
+    await poll(
+      async () => ((await layerCounts('silver')).batches === file.batches ? true : undefined),
+      30_000,
+      'silver progress',
+    );
+    const lines = readFileSync(join(DATASETS, 'occupancy_datatraining.txt'), 'utf8')
+      .split('\n')
+      .slice(1)
+      .filter(Boolean);
+    const [{ n, metrics }] = await query<{ n: number; metrics: string[] }>(
+      db.url,
+      'SELECT count(*)::int AS n, array_agg(DISTINCT metric ORDER BY metric) AS metrics FROM silver.readings',
+    );
+    assert.deepEqual(metrics, ['co2', 'temperature']);
+    assert.equal(n, 2 * lines.length, 'two metrics per line, every line valid');
+  });
+
+  it('refuses a rule set that cannot work at deploy, and an unknown msg.profile per message', async () => {
+    await load({
+      profile: 'custom',
+      rules: '{"name":"x","version":"1","key":["nope"],"fields":[{"field":"a","type":"string"}]}',
+    });
+    await waitFor(() => statuses('v').some((s) => s.fill === 'red'), 3000, 'red status');
+    assert.match(statuses('v').pop()?.text ?? '', /key field "nope" is not one of the fields/);
+    await helper.unload();
+
+    await load();
+    const caught = nextMessage<Caught>('caught');
+    helper.getNode('v').receive({ payload: [{ id: 'x' }], profile: 'nope' } as NodeMessage);
+    assert.match((await caught).error.message, /unknown profile "nope"/);
+  });
+});
