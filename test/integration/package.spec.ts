@@ -124,6 +124,7 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     assert.deepEqual(sets.flatMap((s) => s.types).sort(), [
       'medallion-pg-config',
       'medallion-pg-write',
+      'medallion-quarantine',
       'medallion-validate',
       'medallion-watch-folder',
     ]);
@@ -137,10 +138,16 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     assert.match(help.body, /data-help-name="medallion-pg-write"/);
     assert.match(help.body, /data-help-name="medallion-watch-folder"/);
     assert.match(help.body, /data-help-name="medallion-validate"/);
+    assert.match(help.body, /data-help-name="medallion-quarantine"/);
     const messages = await httpGet(`${base}/locales/${pkg.name}/pg-write?lng=en-US`);
     assert.equal(messages.status, 200);
     assert.equal(JSON.parse(messages.body)['pg-write'].label.table, 'Table');
-    for (const name of ['medallion-database.svg', 'medallion-folder.svg', 'medallion-check.svg']) {
+    for (const name of [
+      'medallion-database.svg',
+      'medallion-folder.svg',
+      'medallion-check.svg',
+      'medallion-quarantine.svg',
+    ]) {
       const icon = await httpGet(`${base}/icons/${pkg.name}/${name}`);
       assert.equal(icon.status, 200, name);
       assert.match(icon.body, /<svg/);

@@ -1,0 +1,79 @@
+/**
+ * The quarantine folder's files for one batch of rejected records: a CSV of the records
+ * as received (so a person can open, fix and drop them again) and a JSON file with
+ * every error. Each appears whole or not at all, and a cell a spreadsheet would run as
+ * a formula is neutralized.
+ */
+import { join } from 'node:path';
+import { writeAtomically } from '../files/folders';
+import type { RecordError } from './compile';
+
+export interface QuarantineRow {
+  line_no?: number;
+  source_name?: string | null;
+  record: Record<string, unknown>;
+  errors: RecordError[];
+  rule_version: string;
+}
+
+const FORMULA = /^[=+\-@\t\r]/;
+const NUMBER = /^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * A cell starting with = + - @ tab or CR is a formula to Excel and LibreOffice: it gets a
+ * leading apostrophe, unless it is a plain number such as -3.5.
+ */
+export function neutralize(cell: string): string {
+  return FORMULA.test(cell) && !NUMBER.test(cell) ? `'${cell}` : cell;
+}
+
+function csvCell(value: unknown): string {
+  const text = neutralize(value === undefined || value === null ? '' : String(value));
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** `line_no`, then every field the records have (first seen first), one line per record. */
+export function rejectedCsv(rows: readonly QuarantineRow[]): string {
+  const fields: string[] = [];
+  const seen = new Set<string>();
+  for (const r of rows) {
+    for (const k of Object.keys(r.record)) {
+      if (!seen.has(k)) {
+        seen.add(k);
+        fields.push(k);
+      }
+    }
+  }
+  const lines = [['line_no', ...fields].map(csvCell).join(',')];
+  for (const r of rows) lines.push([r.line_no, ...fields.map((f) => r.record[f])].map(csvCell).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** `<source>.<batch>`: the source name without its extension, made safe for a file name. */
+export function quarantineBase(sourceName: string | undefined, batch: number | undefined): string {
+  const name = (sourceName || 'records').replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_') || 'records';
+  return batch === undefined ? `${name}.${Date.now()}` : `${name}.${batch}`;
+}
+
+export interface QuarantineFiles {
+  csv: string;
+  errors: string;
+}
+
+/** Writes `<base>.rejected.csv` and `<base>.errors.json` into `dir`; a replayed batch writes the same again. */
+export async function writeQuarantineFiles(
+  dir: string,
+  base: string,
+  rows: readonly QuarantineRow[],
+  about: Record<string, unknown>,
+): Promise<QuarantineFiles> {
+  const csv = join(dir, `${base}.rejected.csv`);
+  const errors = join(dir, `${base}.errors.json`);
+  await writeAtomically(csv, rejectedCsv(rows));
+  const detail = {
+    ...about,
+    rows: rows.map((r) => ({ line: r.line_no, rule_version: r.rule_version, errors: r.errors })),
+  };
+  await writeAtomically(errors, `${JSON.stringify(detail, null, 2)}\n`);
+  return { csv, errors };
+}

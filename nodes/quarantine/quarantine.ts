@@ -1,0 +1,116 @@
+import { isAbsolute, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { numberOr } from '../../lib/form-values';
+import { compactNumber, throttledStatus } from '../../lib/status';
+import {
+  quarantineBase,
+  writeQuarantineFiles,
+  type QuarantineRow,
+} from '../../lib/validate/quarantine-files';
+import { takeForReplay } from '../../lib/validate/quarantine-store';
+import type { PgConfigNode } from '../pg-config/pg-config-node';
+
+interface QuarantineDef extends NodeDef {
+  pgConfig: string;
+  folder: string;
+  replayLimit: string | number;
+}
+
+type Msg = NodeMessage & {
+  source?: { name?: string; batch?: number; key?: string; sha256?: string };
+  run?: { id?: string };
+  replay?: { source?: string; ruleVersion?: string; limit?: number } | boolean;
+};
+
+export = (RED: NodeAPI) => {
+  function Quarantine(this: Node, def: QuarantineDef) {
+    RED.nodes.createNode(this, def);
+    const config = RED.nodes.getNode(def.pgConfig) as PgConfigNode | null;
+    const status = throttledStatus(this);
+    const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
+    const setting = (def.folder ?? '').trim() || 'quarantine';
+    const unresolved = /\$\{(\w+)\}/.exec(setting);
+    const folder = isAbsolute(setting) ? setting : resolve(userDir, setting);
+    let kept = 0;
+    let replayed = 0;
+
+    const show = () =>
+      status.set({
+        fill: 'yellow',
+        shape: 'dot',
+        text: `${compactNumber(kept)} kept${replayed ? ` · ${compactNumber(replayed)} replayed` : ''}`,
+      });
+
+    const keep = async (msg: Msg): Promise<NodeMessage> => {
+      if (unresolved)
+        throw new Error(`the folder refers to the environment variable ${unresolved[1]}, which is not set`);
+      const rows = (Array.isArray(msg.payload) ? msg.payload : [msg.payload]) as QuarantineRow[];
+      if (!rows.length) return msg;
+      await mkdir(folder, { recursive: true });
+      const files = await writeQuarantineFiles(
+        folder,
+        quarantineBase(msg.source?.name, msg.source?.batch),
+        rows,
+        {
+          source: msg.source?.name ?? null,
+          source_key: msg.source?.key ?? msg.source?.sha256 ?? null,
+          batch: msg.source?.batch ?? null,
+          run_id: msg.run?.id ?? null,
+          what_to_do:
+            'fix the records (or the rules, then replay) and drop the corrected file into the landing folder',
+        },
+      );
+      kept += rows.length;
+      show();
+      return Object.assign(msg, { quarantine: files });
+    };
+
+    const replay = async (msg: Msg, send: (m: Array<NodeMessage | null>) => void) => {
+      const service = config?.service;
+      if (!service) throw new Error('replay needs a PostgreSQL connection: select one');
+      await service.ready();
+      const options = typeof msg.replay === 'object' ? msg.replay : {};
+      const batches = await takeForReplay(service.pool, service.schemas, {
+        source: options.source,
+        ruleVersion: options.ruleVersion,
+        limit: Math.max(1, numberOr(options.limit ?? def.replayLimit, 10000)),
+      });
+      for (const b of batches) {
+        replayed += b.records.length;
+        send([
+          null,
+          {
+            topic: b.sourceName ?? b.sourceKey,
+            payload: b.records,
+            source: { kind: 'replay', name: b.sourceName ?? undefined, key: b.sourceKey },
+            ...(b.runId ? { run: { id: b.runId } } : {}),
+            replayed: true,
+          } as NodeMessage,
+        ]);
+      }
+      show();
+      return batches.reduce((n, b) => n + b.records.length, 0);
+    };
+
+    this.on('input', (msg: Msg, send, done) => {
+      const work = msg.replay
+        ? replay(msg, send).then(() => undefined)
+        : keep(msg).then((out) => send([out, null]));
+      work.then(
+        () => done(),
+        (err: Error) => {
+          status.set({ fill: 'red', shape: 'ring', text: err.message });
+          done(new Error(`quarantine: ${err.message}`));
+        },
+      );
+    });
+
+    this.on('close', (_removed: boolean, done: () => void) => {
+      status.clear();
+      done();
+    });
+  }
+
+  RED.nodes.registerType('medallion-quarantine', Quarantine);
+};

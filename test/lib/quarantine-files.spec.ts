@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  neutralize,
+  quarantineBase,
+  rejectedCsv,
+  writeQuarantineFiles,
+  type QuarantineRow,
+} from '../../lib/validate/quarantine-files';
+
+const error = {
+  field: 'temp',
+  rule: 'max' as const,
+  value: '61',
+  expected: 'a number ≤ 60',
+  message: 'temp is "61"',
+};
+
+describe('lib/validate/quarantine-files', () => {
+  it('neutralizes cells a spreadsheet would run as formulas, but not plain numbers', () => {
+    for (const cell of ['=1+1', '+A1', '-A1', '@SUM(A1)', '\t=1', '\r=1', '=HYPERLINK("http://x")']) {
+      assert.equal(neutralize(cell), `'${cell}`, JSON.stringify(cell));
+    }
+    for (const cell of ['-3.5', '+2', '-200,0', 'Room A', '', '1e5']) assert.equal(neutralize(cell), cell);
+  });
+
+  it('writes line_no and every field (first seen first), quoting what CSV needs quoted', () => {
+    const rows: QuarantineRow[] = [
+      { line_no: 3, record: { id: 'a', note: 'x, "y"' }, errors: [error], rule_version: 'v1' },
+      { line_no: 9, record: { id: '=cmd', extra: 'line\nbreak' }, errors: [error], rule_version: 'v1' },
+    ];
+    assert.equal(
+      rejectedCsv(rows),
+      'line_no,id,note,extra\r\n3,a,"x, ""y""",\r\n9,\'=cmd,,"line\nbreak"\r\n',
+    );
+  });
+
+  it('names files by source and batch, safely', () => {
+    assert.equal(quarantineBase('IOT-temp.csv', 3), 'IOT-temp.3');
+    assert.equal(quarantineBase('../../etc/pass wd.csv', 0), '.._.._etc_pass_wd.0');
+    assert.match(quarantineBase(undefined, undefined), /^records\.\d+$/);
+  });
+
+  it('writes both files whole, and the same again for a replayed batch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medallion-q-'));
+    try {
+      const rows: QuarantineRow[] = [
+        { line_no: 3, record: { temp: '61' }, errors: [error], rule_version: 'v1' },
+      ];
+      const files = await writeQuarantineFiles(dir, 'IOT-temp.3', rows, { source: 'IOT-temp.csv' });
+      await writeQuarantineFiles(dir, 'IOT-temp.3', rows, { source: 'IOT-temp.csv' });
+      assert.deepEqual(readdirSync(dir).sort(), ['IOT-temp.3.errors.json', 'IOT-temp.3.rejected.csv']);
+      assert.equal(readFileSync(files.csv, 'utf8'), 'line_no,temp\r\n3,61\r\n');
+      const detail = JSON.parse(readFileSync(files.errors, 'utf8'));
+      assert.deepEqual(detail, {
+        source: 'IOT-temp.csv',
+        rows: [{ line: 3, rule_version: 'v1', errors: [error] }],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
