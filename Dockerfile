@@ -37,5 +37,6 @@ COPY --chown=node-red:node-red flows/medallion.json /data/flows.json
 # The bundled flow's watch-folder reads ${MEDALLION_LANDING}: mount a volume there to drop files in
 ENV HOST=0.0.0.0 \
     PORT=1880 \
-    MEDALLION_LANDING=/data/landing
+    MEDALLION_LANDING=/data/landing \
+    MEDALLION_QUARANTINE=/data/quarantine
 EXPOSE 1880

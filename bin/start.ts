@@ -96,6 +96,8 @@ async function runNodeRed(home: string, env: NodeJS.ProcessEnv, embedded: boolea
   env.MEDALLION_LANDING = resolve(env.MEDALLION_LANDING || join(home, 'landing'));
   mkdirSync(env.MEDALLION_LANDING, { recursive: true });
   say(`landing folder: ${env.MEDALLION_LANDING} (drop CSV files here; MEDALLION_LANDING to change it)`);
+  env.MEDALLION_QUARANTINE = resolve(env.MEDALLION_QUARANTINE || join(home, 'quarantine'));
+  say(`quarantine folder: ${env.MEDALLION_QUARANTINE} (rejected records; MEDALLION_QUARANTINE to change it)`);
   const host = env.HOST || '127.0.0.1';
   const port = Number(env.PORT || 1880);
   const child = spawn(

@@ -47,3 +47,14 @@ export const PROFILES: Readonly<Record<string, RuleSetInput>> = {
     table: 'environment_readings',
   },
 };
+
+/** The input columns a rule set reads (constants aside). */
+export function inputColumns(rules: RuleSetInput): string[] {
+  return rules.fields.flatMap((f) => (f.constant !== undefined ? [] : (f.join ?? [f.from ?? f.field])));
+}
+
+/** The built-in profile whose input columns a record has, all of them; undefined when none does. */
+export function detectProfile(columns: Iterable<string>): string | undefined {
+  const have = new Set(columns);
+  return Object.keys(PROFILES).find((name) => inputColumns(PROFILES[name]).every((c) => have.has(c)));
+}

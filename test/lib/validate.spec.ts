@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { compileRules, type RecordError } from '../../lib/validate/compile';
 import { compileDateFormat, DateFormatError, parseTimestamp } from '../../lib/validate/date-format';
-import { PROFILES } from '../../lib/validate/profiles';
+import { detectProfile, inputColumns, PROFILES } from '../../lib/validate/profiles';
 import { RuleSetError, type RuleSetInput } from '../../lib/validate/rules';
 import { silverRows } from '../../lib/validate/silver-rows';
 
@@ -309,5 +309,20 @@ describe('lib/validate/silver-rows', () => {
         line_no: 5,
       },
     ]);
+  });
+});
+
+describe('lib/validate/profiles', () => {
+  it('recognises a built-in profile by its columns, and none for others', () => {
+    const temp = 'id,room_id/id,noted_date,temp,out/in'.split(',');
+    const campus =
+      'timestamp,location_id,temperature_celsius,humidity_percent,air_quality_index,noise_level_db,lighting_lux,crowd_density,stress_level,sleep_hours,mood_score,mental_health_status'.split(
+        ',',
+      );
+    assert.equal(detectProfile(temp), 'iot-temp');
+    assert.equal(detectProfile([...campus, 'extra']), 'iot-environment');
+    assert.equal(detectProfile(campus.slice(1)), undefined, 'a column missing');
+    assert.equal(detectProfile(['Date', 'Time', 'CO(GT)']), undefined);
+    assert.deepEqual(inputColumns(PROFILES['iot-temp']), temp);
   });
 });

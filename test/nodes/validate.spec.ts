@@ -389,6 +389,30 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     assert.equal(n, 2 * lines.length, 'two metrics per line, every line valid');
   });
 
+  it('picks the profile by the columns with auto, and names the columns when none fits', async () => {
+    await load({ profile: 'auto' }, 'silver.environment_readings');
+    const done = nextMessage<Outcome>('files', 50_000);
+    copyFileSync(join(DATASETS, 'university_mental_health_iot_dataset.csv'), join(landing, 'campus.csv'));
+    const { payload: file } = await done;
+    await poll(
+      async () => ((await layerCounts('silver')).batches === file.batches ? true : undefined),
+      30_000,
+      'silver progress',
+    );
+    const [{ n }] = await query<{ n: number }>(
+      db.url,
+      'SELECT count(*)::int AS n FROM silver.environment_readings',
+    );
+    assert.ok(n > 900, `${n} campus rows`);
+
+    const caught = nextMessage<Caught>('caught');
+    helper.getNode('v').receive({ payload: [{ Date: '10/03/2004', 'CO(GT)': '2,6' }] } as NodeMessage);
+    assert.match(
+      (await caught).error.message,
+      /no built-in profile has the columns of this batch \(Date, CO\(GT\)\)/,
+    );
+  });
+
   it('refuses a rule set that cannot work at deploy, and an unknown msg.profile per message', async () => {
     await load({
       profile: 'custom',
