@@ -8,6 +8,8 @@
  *   reader+jsonb  the same into a bronze table that also keeps the parsed fields as jsonb
  *   node-red      the real nodes in a Node-RED runtime: watch-folder → pg-write (bronze),
  *                 from the drop into the landing folder until the file is in processed/
+ *   node-red+silver  the same, on through validate (iot-temp) into silver and quarantine,
+ *                 until every batch's silver and quarantine progress is committed
  * and prints rows/s with the ratio to copy-lines measured in the same run.
  *
  *   npm run bench:file-to-bronze                (BENCH_ROWS=… to change the size)
@@ -31,6 +33,7 @@ import { DEFAULT_SCHEMAS, resolveTable } from '../lib/pg/identifiers';
 import { migrate } from '../lib/pg/migrations';
 import pgConfigNode from '../nodes/pg-config/pg-config';
 import pgWriteNode from '../nodes/pg-write/pg-write';
+import validateNode from '../nodes/validate/validate';
 import watchFolderNode from '../nodes/watch-folder/watch-folder';
 import { landingFlow } from '../test/support/landing-flow';
 
@@ -134,20 +137,49 @@ async function readerToBronze(url: string, file: string, jsonb: boolean): Promis
   }
 }
 
-async function nodeRed(url: string, file: string): Promise<number> {
+/**
+ * The real nodes in a Node-RED runtime, from the drop until the file is in processed/;
+ * with `silver`, bronze → validate (iot-temp) → pg-write silver.temperature_readings and
+ * → quarantine, the file committed in both (watch-folder's commit layers).
+ */
+async function nodeRed(url: string, file: string, silver: boolean): Promise<number> {
   const landing = mkdtempSync(join(tmpdir(), 'medallion-bench-landing-'));
   helper.init(require.resolve('node-red'));
   try {
+    const [cfg, wf, bronze] = landingFlow({
+      url,
+      landing,
+      watch: {
+        pollInterval: 250,
+        batchSize: BATCH,
+        readAhead: IN_FLIGHT,
+        commitLayer: silver ? 'silver, quarantine' : 'bronze',
+      },
+      filesTo: 'files',
+    });
+    const write = (id: string, table: string, layer: string) => ({
+      id,
+      type: 'medallion-pg-write',
+      pgConfig: 'cfg',
+      table,
+      onConflict: 'nothing',
+      layer,
+      wires: [[], []],
+    });
     const flow = [
-      ...landingFlow({
-        url,
-        landing,
-        watch: { pollInterval: 250, batchSize: BATCH, readAhead: IN_FLIGHT },
-        filesTo: 'files',
-      }),
+      cfg,
+      wf,
+      silver ? { ...bronze, wires: [['v'], []] } : bronze,
       { id: 'files', type: 'helper' },
+      ...(silver
+        ? [
+            { id: 'v', type: 'medallion-validate', profile: 'iot-temp', wires: [['pgs'], ['pgq']] },
+            write('pgs', 'silver.temperature_readings', 'silver'),
+            write('pgq', 'silver.quarantine', 'quarantine'),
+          ]
+        : []),
     ];
-    await helper.load([pgConfigNode, pgWriteNode, watchFolderNode], flow);
+    await helper.load([pgConfigNode, pgWriteNode, watchFolderNode, validateNode], flow);
     const filesNode = helper.getNode('files') as unknown as NodeJS.EventEmitter;
     // the database is migrated and the folder watched before the clock starts
     await new Promise((r) => setTimeout(r, 2000));
@@ -180,13 +212,14 @@ async function main(): Promise<void> {
       };
       results.push(r);
       console.log(
-        `  ${scenario.padEnd(13)} ${r.seconds.toFixed(2).padStart(7)} s  ${String(r.rowsPerSecond).padStart(8)} rows/s`,
+        `  ${scenario.padEnd(16)} ${r.seconds.toFixed(2).padStart(7)} s  ${String(r.rowsPerSecond).padStart(8)} rows/s`,
       );
     };
     await run('copy-lines', (url) => copyLines(url, file));
     await run('reader', (url) => readerToBronze(url, file, false));
     await run('reader+jsonb', (url) => readerToBronze(url, file, true));
-    await run('node-red', (url) => nodeRed(url, file));
+    await run('node-red', (url) => nodeRed(url, file, false));
+    await run('node-red+silver', (url) => nodeRed(url, file, true));
     const base = results[0].rowsPerSecond;
     for (const r of results) r.ratio = Math.round((r.rowsPerSecond / base) * 1000) / 1000;
     console.table(results);

@@ -35,6 +35,8 @@ class Aborted extends Error {
 
 interface Current {
   sha256: string;
+  /** The commit layers each sent batch has reached so far. */
+  reached: Map<number, Set<string>>;
   /** Batches committed in the commit layer (known so far). */
   committed: Set<number>;
   /** Batches sent and not yet known to be committed. */
@@ -60,7 +62,13 @@ export class FileLoader {
   /** A pg-write committed a batch (told in-process, so the wait ends at once). */
   noteCommitted(sourceKey: string, layer: string, batch: number): void {
     const c = this.current;
-    if (!c || c.sha256 !== sourceKey || layer !== this.options.commitLayer) return;
+    const layers = this.options.commitLayers;
+    if (!c || c.sha256 !== sourceKey || !layers.includes(layer)) return;
+    let reached = c.reached.get(batch);
+    if (!reached) c.reached.set(batch, (reached = new Set()));
+    reached.add(layer);
+    if (reached.size < layers.length) return;
+    c.reached.delete(batch);
     c.committed.add(batch);
     c.inFlight.delete(batch);
     c.wake?.();
@@ -152,8 +160,8 @@ export class FileLoader {
     resumed: boolean,
     move: boolean,
   ): Promise<FileOutcome | undefined> {
-    const { commitLayer, leaseMs, instance } = this.options;
-    const current: Current = { sha256, committed: new Set(), inFlight: new Set() };
+    const { commitLayers, leaseMs, instance } = this.options;
+    const current: Current = { sha256, reached: new Map(), committed: new Set(), inFlight: new Set() };
     this.current = current;
     let lost = false;
     const lease = setInterval(() => {
@@ -174,8 +182,8 @@ export class FileLoader {
       if (lost) throw new Aborted('lost');
     };
     try {
-      if (resumed && commitLayer) {
-        const before = await this.db(name, () => this.ledger.committedBatches(sha256, commitLayer));
+      if (resumed && commitLayers.length) {
+        const before = await this.db(name, () => this.ledger.committedBatches(sha256, commitLayers));
         for (const b of before) {
           current.committed.add(b);
         }
@@ -201,18 +209,19 @@ export class FileLoader {
           },
           run: { id: runId, startedAt },
         });
-        if (commitLayer) current.inFlight.add(batch.batch);
+        if (commitLayers.length) current.inFlight.add(batch.batch);
         const percent = reader.size ? Math.min(100, Math.floor((100 * reader.bytesRead) / reader.size)) : 100;
         this.hooks.activity({ state: 'reading', file: name, percent, batch: batch.batch });
       }
       const total = reader.batches;
       await this.waitForCommits(current, name, 0, check);
       const counts = { rowsRead: reader.rowsRead, rowsSkipped: reader.rowsSkipped, batches: total };
+      // the run first: a failure here leaves the file claimed (then failed), never loaded without its run
+      const totals = await this.db(name, () =>
+        this.ledger.completeRun(runId, sha256, commitLayers.length ? commitLayers : ['bronze'], counts),
+      );
       const ours = await this.db(name, () => this.ledger.markLoaded(sha256, instance, counts));
       if (!ours) throw new Aborted('lost');
-      const totals = await this.db(name, () =>
-        this.ledger.completeRun(runId, sha256, commitLayer || 'bronze', counts),
-      );
       await this.db(name, () =>
         this.ledger.event(sha256, name, 'loaded', instance, `${counts.rowsRead} rows`),
       );
@@ -238,6 +247,7 @@ export class FileLoader {
    * in another process).
    */
   private async waitForCommits(current: Current, name: string, most: number, check: () => void) {
+    const layerList = this.options.commitLayers.map((l) => `"${l}"`).join(' and ');
     let waitedSince = Date.now();
     let warned = false;
     let seen = current.committed.size;
@@ -255,7 +265,7 @@ export class FileLoader {
       check();
       if (current.inFlight.size <= most) break;
       const fromLedger = await this.ledger
-        .committedBatches(current.sha256, this.options.commitLayer, [...current.inFlight])
+        .committedBatches(current.sha256, this.options.commitLayers, [...current.inFlight])
         .catch(() => []);
       for (const b of fromLedger) {
         current.committed.add(b);
@@ -267,7 +277,7 @@ export class FileLoader {
       } else if (!warned && Date.now() - waitedSince > COMMIT_WARN_MS) {
         warned = true;
         this.hooks.warn(
-          `${name}: no batch committed in layer "${this.options.commitLayer}" for ${COMMIT_WARN_MS / 1000} s — is watch-folder wired to a pg-write whose layer is "${this.options.commitLayer}"?`,
+          `${name}: no batch committed in ${layerList} for ${COMMIT_WARN_MS / 1000} s — is watch-folder wired to a pg-write for each of them (Progress as)?`,
         );
       }
     }

@@ -141,12 +141,13 @@ export class Ledger {
     );
   }
 
-  /** The batch numbers of the content committed in `layer` (of `among`, when given). */
-  async committedBatches(sha256: string, layer: string, among?: number[]): Promise<number[]> {
+  /** The batch numbers of the content committed in every one of `layers` (of `among`, when given). */
+  async committedBatches(sha256: string, layers: string[], among?: number[]): Promise<number[]> {
     const { rows } = await this.pool.query<{ batch: number }>(
       `SELECT batch FROM ${this.batches}
-        WHERE source_key = $1 AND layer = $2 AND ($3::int[] IS NULL OR batch = ANY($3))`,
-      [sha256, layer, among ?? null],
+        WHERE source_key = $1 AND layer = ANY($2) AND ($3::int[] IS NULL OR batch = ANY($3))
+        GROUP BY batch HAVING count(DISTINCT layer) = cardinality($2::text[])`,
+      [sha256, layers, among ?? null],
     );
     return rows.map((r) => r.batch);
   }
@@ -186,23 +187,27 @@ export class Ledger {
   }
 
   /**
-   * Completes the run from the first-commit counts of the content's batches in
-   * `layer` (never from a replay's conflicts), with the reader's read/skipped counts.
+   * Completes the run from the first-commit counts of the content's batches (never
+   * from a replay's conflicts), with the reader's read/skipped counts: inserted and
+   * duplicate from the first of `layers`, quarantined from what it refused plus every
+   * row of the others (the quarantine layer).
    */
-  async completeRun(runId: string, sha256: string, layer: string, counts: FileCounts): Promise<RunTotals> {
+  async completeRun(runId: string, sha256: string, layers: string[], counts: FileCounts): Promise<RunTotals> {
     const { rows } = await this.pool.query<RunTotals>(
       `UPDATE ${this.runs} r SET status = 'complete', finished_at = now(), error = NULL,
               rows_read = $3, rows_skipped = $4,
               rows_inserted = s.inserted, rows_duplicate = s.duplicate, rows_quarantined = s.quarantined,
               duration_ms = round(extract(epoch FROM now() - r.started_at) * 1000)
-         FROM (SELECT coalesce(sum(inserted), 0) AS inserted, coalesce(sum(duplicate), 0) AS duplicate,
-                      coalesce(sum(quarantined), 0) AS quarantined
-                 FROM ${this.batches} WHERE source_key = $2 AND layer = $5) s
+         FROM (SELECT coalesce(sum(inserted) FILTER (WHERE layer = ($5::text[])[1]), 0) AS inserted,
+                      coalesce(sum(duplicate) FILTER (WHERE layer = ($5::text[])[1]), 0) AS duplicate,
+                      coalesce(sum(quarantined) FILTER (WHERE layer = ($5::text[])[1]), 0)
+                        + coalesce(sum(rows_in) FILTER (WHERE layer <> ($5::text[])[1]), 0) AS quarantined
+                 FROM ${this.batches} WHERE source_key = $2 AND layer = ANY($5::text[])) s
         WHERE r.run_id = $1
         RETURNING r.rows_read::int AS "rowsRead", r.rows_skipped::int AS "rowsSkipped",
                   r.rows_inserted::int AS "rowsInserted", r.rows_duplicate::int AS "rowsDuplicate",
                   r.rows_quarantined::int AS "rowsQuarantined", r.duration_ms::int AS "durationMs"`,
-      [runId, sha256, counts.rowsRead, counts.rowsSkipped, layer],
+      [runId, sha256, counts.rowsRead, counts.rowsSkipped, layers],
     );
     return rows[0];
   }

@@ -46,7 +46,10 @@ export function watcherOptions(form: WatchForm, userDir: string, env = process.e
     },
     batchSize: Math.max(1, numberOr(form.batchSize, 5000)),
     readAhead: Math.max(1, numberOr(form.readAhead, 4)),
-    commitLayer: (form.commitLayer ?? 'bronze').trim(),
+    commitLayers: (form.commitLayer ?? 'bronze')
+      .split(',')
+      .map((l) => l.trim())
+      .filter(Boolean),
     leaseMs: Math.max(3, numberOr(form.leaseSeconds, 30)) * 1000,
     instance: env.MEDALLION_INSTANCE || `${hostname()}:${userDir}`,
   };

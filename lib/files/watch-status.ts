@@ -5,7 +5,7 @@
 import { compactNumber, type StatusValue } from '../status';
 import type { FileOutcome, WatcherActivity } from './landing-watcher';
 
-export function activityStatus(a: WatcherActivity, watching: boolean, commitLayer: string): StatusValue {
+export function activityStatus(a: WatcherActivity, watching: boolean, commitLayers: string[]): StatusValue {
   switch (a.state) {
     case 'reading':
       return { fill: 'blue', shape: 'dot', text: `${a.file} ${a.percent} % · batch ${a.batch}` };
@@ -14,7 +14,7 @@ export function activityStatus(a: WatcherActivity, watching: boolean, commitLaye
       return {
         fill: 'blue',
         shape: 'ring',
-        text: `${a.file}: ${batches} waiting for ${commitLayer} commits`,
+        text: `${a.file}: ${batches} waiting for ${commitLayers.join(' + ')} commits`,
       };
     }
     case 'retrying':

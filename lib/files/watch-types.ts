@@ -13,8 +13,12 @@ export interface WatcherOptions {
   batchSize: number;
   /** Batches sent but not yet committed, at most. */
   readAhead: number;
-  /** The layer whose progress rows mean "committed"; empty: a file is done once read. */
-  commitLayer: string;
+  /**
+   * The layers whose progress rows, all of them, mean a batch is committed; empty: a
+   * file is done once read. The first holds the stored rows; the others (a quarantine)
+   * count as quarantined in the run.
+   */
+  commitLayers: string[];
   leaseMs: number;
   instance: string;
 }

@@ -11,7 +11,7 @@ import { parseRuleSet, RuleSetError, type FieldRule, type RuleSet } from './rule
 export interface RecordError {
   line?: number;
   field: string;
-  rule: 'parse' | 'required' | 'type' | 'format' | 'min' | 'max' | 'enum';
+  rule: 'parse' | 'profile' | 'required' | 'type' | 'format' | 'min' | 'max' | 'enum';
   value: unknown;
   expected: string;
   message: string;
@@ -176,7 +176,7 @@ function qualityOf(rules: FieldRule[], keys: Set<string>, values: Typed): number
 }
 
 /** What a record of a batch is: a file record (`{line_no, fields, error?}`) or plain fields (a reading). */
-function unpack(record: unknown): { line?: number; fields: Record<string, unknown>; error?: string } {
+export function unpack(record: unknown): { line?: number; fields: Record<string, unknown>; error?: string } {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
     return {
       fields: { value: record },
@@ -283,4 +283,25 @@ export function compileRules(input: unknown): CompiledRules {
       return { valid, invalid };
     },
   };
+}
+
+/** Every record of a batch invalid for one reason (no rule set fits it): kept in quarantine, not lost. */
+export function rejectAll(records: readonly unknown[], reason: string): InvalidRecord[] {
+  return records.map((record) => {
+    const { line, fields } = unpack(record);
+    return {
+      line,
+      input: fields,
+      errors: [
+        {
+          line,
+          field: '',
+          rule: 'profile',
+          value: undefined,
+          expected: 'the columns of a rule set',
+          message: line !== undefined ? `line ${line}: ${reason}` : reason,
+        },
+      ],
+    };
+  });
 }

@@ -1,6 +1,12 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { compactNumber, throttledStatus } from '../../lib/status';
-import { compileRules, type CompiledRules, type InvalidRecord } from '../../lib/validate/compile';
+import {
+  compileRules,
+  rejectAll,
+  unpack,
+  type CompiledRules,
+  type InvalidRecord,
+} from '../../lib/validate/compile';
 import { detectProfile, PROFILES } from '../../lib/validate/profiles';
 import { silverRows } from '../../lib/validate/silver-rows';
 
@@ -11,23 +17,14 @@ interface ValidateDef extends NodeDef {
 
 type Msg = NodeMessage & { profile?: unknown; source?: { name?: string } };
 
-/** A record's input fields: a file record's `fields`, or the record itself (a reading). */
-function fieldsOf(record: unknown): Record<string, unknown> {
-  if (!record || typeof record !== 'object') return {};
-  const fields = (record as { fields?: unknown }).fields;
-  return fields && typeof fields === 'object'
-    ? (fields as Record<string, unknown>)
-    : (record as Record<string, unknown>);
-}
-
 /** Quarantine rows: the record as received, every error, the rule-set version. */
-function quarantineRows(rules: CompiledRules, invalid: InvalidRecord[], source?: { name?: string }) {
+function quarantineRows(version: string, invalid: InvalidRecord[], source?: { name?: string }) {
   return invalid.map((r) => ({
     ...(r.line !== undefined ? { line_no: r.line } : {}),
     source_name: source?.name ?? null,
     record: r.input,
     errors: r.errors,
-    rule_version: rules.rules.version,
+    rule_version: version,
   }));
 }
 
@@ -40,37 +37,37 @@ export = (RED: NodeAPI) => {
     let valid = 0;
     let invalid = 0;
 
-    /**
-     * The rule set of a message: `msg.profile` (a built-in name) or the node's own;
-     * `auto` picks the built-in profile whose columns the batch's first record has.
-     */
-    const rulesFor = (profile: unknown, records: unknown[] = []): CompiledRules => {
-      let name = typeof profile === 'string' && profile ? profile : def.profile || 'iot-temp';
-      if (name === 'auto') {
-        if (!records.length) return rulesFor('iot-temp');
-        const columns = Object.keys(fieldsOf(records[0]));
-        const found = detectProfile(columns);
-        if (!found) {
-          throw new Error(
-            `no built-in profile has the columns of this batch (${columns.slice(0, 8).join(', ')}): choose one, or write a custom rule set`,
-          );
-        }
-        name = found;
-      }
-      let c = compiled.get(name);
+    /** The rule set of a built-in profile, `custom` (the node's JSON) or the node's own. */
+    const rulesFor = (profile: string): CompiledRules => {
+      let c = compiled.get(profile);
       if (!c) {
-        if (name === 'custom') c = compileRules(JSON.parse(def.rules || '{}'));
-        else if (PROFILES[name]) c = compileRules(PROFILES[name]);
+        if (profile === 'custom') c = compileRules(JSON.parse(def.rules || '{}'));
+        else if (PROFILES[profile]) c = compileRules(PROFILES[profile]);
         else
           throw new Error(
-            `unknown profile "${name}" (built in: ${Object.keys(PROFILES).join(', ')}, or auto, or custom)`,
+            `unknown profile "${profile}" (built in: ${Object.keys(PROFILES).join(', ')}, or auto, or custom)`,
           );
-        compiled.set(name, c);
+        compiled.set(profile, c);
       }
       return c;
     };
+
+    /**
+     * The rule set for a batch: `msg.profile` or the node's; `auto` picks the built-in
+     * profile whose columns the batch's first record has, or says why none fits.
+     */
+    const choose = (profile: unknown, records: unknown[]): CompiledRules | string => {
+      const name = typeof profile === 'string' && profile ? profile : def.profile || 'iot-temp';
+      if (name !== 'auto') return rulesFor(name);
+      if (!records.length) return rulesFor('iot-temp');
+      const columns = Object.keys(unpack(records[0]).fields);
+      const found = detectProfile(columns);
+      return found
+        ? rulesFor(found)
+        : `no built-in profile has the columns of this batch (${columns.slice(0, 8).join(', ')}): choose one, or write a custom rule set`;
+    };
     try {
-      rulesFor(undefined);
+      if (def.profile !== 'auto') rulesFor(def.profile || 'iot-temp');
     } catch (err) {
       setupError = `rule set: ${(err as Error).message}`;
       status.set({ fill: 'red', shape: 'ring', text: setupError });
@@ -81,8 +78,12 @@ export = (RED: NodeAPI) => {
       if (setupError) return done(new Error(`validate: ${setupError}`));
       try {
         const records = Array.isArray(msg.payload) ? msg.payload : [msg.payload];
-        const rules = rulesFor(msg.profile, records);
-        const out = rules.validate(records);
+        const rules = choose(msg.profile, records);
+        const out =
+          typeof rules === 'string'
+            ? { valid: [], invalid: rejectAll(records, rules) }
+            : rules.validate(records);
+        const version = typeof rules === 'string' ? 'auto' : rules.rules.version;
         valid += out.valid.length;
         invalid += out.invalid.length;
         status.set({
@@ -90,15 +91,17 @@ export = (RED: NodeAPI) => {
           shape: 'dot',
           text: `${compactNumber(valid)} valid · ${compactNumber(invalid)} invalid`,
         });
-        const table = `silver.${rules.rules.table}`;
-        const errors = out.invalid.flatMap((r) => r.errors);
+        const silver =
+          typeof rules === 'string'
+            ? { table: null, ruleVersion: version }
+            : { table: `silver.${rules.rules.table}`, ruleVersion: version };
         send([
+          { ...msg, payload: typeof rules === 'string' ? [] : silverRows(rules.rules, out.valid), silver },
           {
             ...msg,
-            payload: silverRows(rules.rules, out.valid),
-            silver: { table, ruleVersion: rules.rules.version },
+            payload: quarantineRows(version, out.invalid, msg.source),
+            errors: out.invalid.flatMap((r) => r.errors),
           },
-          { ...msg, payload: quarantineRows(rules, out.invalid, msg.source), errors },
         ]);
         done();
       } catch (err) {

@@ -29,7 +29,7 @@ export = (RED: NodeAPI) => {
       setupError ??= (err as Error).message;
     }
     const activity = (a: WatcherActivity) =>
-      status.set(activityStatus(a, Boolean(options?.folder), options?.commitLayer ?? ''));
+      status.set(activityStatus(a, Boolean(options?.folder), options?.commitLayers ?? []));
 
     if (service && options && !setupError) {
       try {

@@ -15,7 +15,7 @@ describe('lib/files/watch-options', () => {
       csv: { delimiter: 'auto', quote: '"', columns: [] },
       batchSize: 5000,
       readAhead: 4,
-      commitLayer: 'bronze',
+      commitLayers: ['bronze'],
       leaseMs: 30_000,
       instance: `${hostname()}:/srv/node-red`,
     });
@@ -34,7 +34,7 @@ describe('lib/files/watch-options', () => {
         columns: ' ts , temp ,, room ',
         batchSize: '200',
         readAhead: '0',
-        commitLayer: ' raw ',
+        commitLayer: ' silver , quarantine ',
         leaseSeconds: '1',
       },
       '/srv/node-red',
@@ -46,7 +46,7 @@ describe('lib/files/watch-options', () => {
     assert.deepEqual(o.csv, { delimiter: '\t', quote: '', columns: ['ts', 'temp', 'room'] });
     assert.equal(o.batchSize, 200);
     assert.equal(o.readAhead, 1);
-    assert.equal(o.commitLayer, 'raw');
+    assert.deepEqual(o.commitLayers, ['silver', 'quarantine']);
     assert.equal(o.leaseMs, 3000);
     assert.equal(o.instance, 'plant-a');
   });
@@ -63,7 +63,7 @@ describe('lib/files/watch-options', () => {
 describe('lib/files/watch-status', () => {
   it('shows reading, waiting, retrying and idle', () => {
     assert.deepEqual(
-      activityStatus({ state: 'reading', file: 'a.csv', percent: 42, batch: 7 }, true, 'bronze'),
+      activityStatus({ state: 'reading', file: 'a.csv', percent: 42, batch: 7 }, true, ['bronze']),
       {
         fill: 'blue',
         shape: 'dot',
@@ -71,23 +71,23 @@ describe('lib/files/watch-status', () => {
       },
     );
     assert.equal(
-      activityStatus({ state: 'waiting', file: 'a.csv', pending: 1 }, true, 'bronze').text,
+      activityStatus({ state: 'waiting', file: 'a.csv', pending: 1 }, true, ['bronze']).text,
       'a.csv: 1 batch waiting for bronze commits',
     );
     assert.equal(
-      activityStatus({ state: 'waiting', file: 'a.csv', pending: 3 }, true, 'bronze').text,
-      'a.csv: 3 batches waiting for bronze commits',
+      activityStatus({ state: 'waiting', file: 'a.csv', pending: 3 }, true, ['silver', 'quarantine']).text,
+      'a.csv: 3 batches waiting for silver + quarantine commits',
     );
     assert.equal(
-      activityStatus({ state: 'retrying', file: 'a.csv', reason: 'ECONNREFUSED' }, true, 'bronze').fill,
+      activityStatus({ state: 'retrying', file: 'a.csv', reason: 'ECONNREFUSED' }, true, ['bronze']).fill,
       'yellow',
     );
     assert.equal(
-      activityStatus({ state: 'idle', loaded: 3, quarantined: 1 }, true, 'bronze').text,
+      activityStatus({ state: 'idle', loaded: 3, quarantined: 1 }, true, ['bronze']).text,
       'watching · 3 loaded · 1 quarantined',
     );
     assert.equal(
-      activityStatus({ state: 'idle', loaded: 0, quarantined: 0 }, false, 'bronze').text,
+      activityStatus({ state: 'idle', loaded: 0, quarantined: 0 }, false, ['bronze']).text,
       'ready · 0 loaded',
     );
   });

@@ -21,7 +21,11 @@ type Caught = NodeMessage & { error: { message: string } };
 
 /** iot-temp's rules, applied independently of the node to the file's lines. */
 function expectIotTemp(path: string) {
-  const lines = readFileSync(path, 'utf8').split('\n').slice(1).filter(Boolean);
+  const all = readFileSync(path, 'utf8').split('\n').slice(1);
+  if (all[all.length - 1] === '') all.pop();
+  const blank = (l: string) => l.replace(/[,\s]/g, '') === '';
+  const skipped = all.filter(blank).length;
+  const lines = all.filter((l) => !blank(l));
   const ids = new Set<string>();
   let valid = 0;
   let invalid = 0;
@@ -46,7 +50,7 @@ function expectIotTemp(path: string) {
       ids.add(id);
     } else invalid++;
   }
-  return { valid, invalid, distinct: ids.size };
+  return { valid, invalid, distinct: ids.size, skipped };
 }
 
 describe('medallion-validate node (real PostgreSQL, the real datasets)', function () {
@@ -64,8 +68,12 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     await db.drop();
   });
 
-  function flow(validate: Record<string, unknown> = {}, silverTable = 'silver.temperature_readings') {
-    const [cfg, wf, bronze] = landingFlow({ url: db.url, landing, filesTo: 'files' });
+  function flow(
+    validate: Record<string, unknown> = {},
+    silverTable = 'silver.temperature_readings',
+    watch: Record<string, unknown> = {},
+  ) {
+    const [cfg, wf, bronze] = landingFlow({ url: db.url, landing, filesTo: 'files', watch });
     return [
       cfg,
       wf,
@@ -104,8 +112,15 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     ];
   }
 
-  const load = (validate: Record<string, unknown> = {}, silverTable?: string) =>
-    helper.load([pgConfigNode, pgWriteNode, watchFolderNode, validateNode], flow(validate, silverTable));
+  const load = (
+    validate: Record<string, unknown> = {},
+    silverTable?: string,
+    watch?: Record<string, unknown>,
+  ) =>
+    helper.load(
+      [pgConfigNode, pgWriteNode, watchFolderNode, validateNode],
+      flow(validate, silverTable, watch),
+    );
 
   async function layerCounts(layer: string) {
     const [row] = await query<{ batches: number; rows_in: number; inserted: number; duplicate: number }>(
@@ -167,6 +182,33 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
       'SELECT count(*)::int AS n FROM silver.temperature_readings',
     );
     assert.equal(after, expected.distinct);
+  });
+
+  it('with silver and quarantine as commit layers, archives after both and completes the run: read = inserted + duplicate + quarantined', async () => {
+    const source = join(DATASETS, 'IOT-temp.csv');
+    const expected = expectIotTemp(source);
+    await load({}, undefined, { commitLayer: 'silver, quarantine', batchSize: 2000, readAhead: 2 });
+    const done = nextMessage<Outcome>('files', 50_000);
+    copyFileSync(source, join(landing, 'IOT-temp.csv'));
+    const { payload: file } = await done;
+    assert.equal(file.state, 'loaded');
+    const [silver, quarantine] = [await layerCounts('silver'), await layerCounts('quarantine')];
+    assert.equal(silver.batches, file.batches, 'every batch reached silver before the file was archived');
+    assert.equal(quarantine.batches, file.batches);
+    const [run] = await query<Record<string, string | number>>(
+      db.url,
+      `SELECT status, rows_read::int, rows_skipped::int, rows_inserted::int, rows_duplicate::int, rows_quarantined::int
+         FROM medallion.runs WHERE run_id = $1`,
+      [file.runId],
+    );
+    assert.deepEqual(run, {
+      status: 'complete',
+      rows_read: expected.valid + expected.invalid,
+      rows_skipped: expected.skipped,
+      rows_inserted: expected.distinct,
+      rows_duplicate: expected.valid - expected.distinct,
+      rows_quarantined: expected.invalid,
+    });
   });
 
   it('quarantines malformed rows with the field and rule named, and lands the rest', async () => {
@@ -389,7 +431,7 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     assert.equal(n, 2 * lines.length, 'two metrics per line, every line valid');
   });
 
-  it('picks the profile by the columns with auto, and names the columns when none fits', async () => {
+  it('picks the profile by the columns with auto, and quarantines a batch no profile fits', async () => {
     await load({ profile: 'auto' }, 'silver.environment_readings');
     const done = nextMessage<Outcome>('files', 50_000);
     copyFileSync(join(DATASETS, 'university_mental_health_iot_dataset.csv'), join(landing, 'campus.csv'));
@@ -405,12 +447,27 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     );
     assert.ok(n > 900, `${n} campus rows`);
 
-    const caught = nextMessage<Caught>('caught');
-    helper.getNode('v').receive({ payload: [{ Date: '10/03/2004', 'CO(GT)': '2,6' }] } as NodeMessage);
-    assert.match(
-      (await caught).error.message,
-      /no built-in profile has the columns of this batch \(Date, CO\(GT\)\)/,
+    const kept = nextMessage<NodeMessage & { errors: RecordError[] }>('quarantined');
+    helper.getNode('v').receive({
+      payload: [
+        { line_no: 2, raw: Buffer.from('10/03/2004;2,6'), fields: { Date: '10/03/2004', 'CO(GT)': '2,6' } },
+      ],
+      source: { kind: 'file', name: 'air.csv', key: 'air-example', batch: 0, last: true },
+    } as NodeMessage);
+    const { errors } = await kept;
+    assert.deepEqual(
+      errors.map((e) => [e.line, e.rule]),
+      [[2, 'profile']],
     );
+    assert.match(
+      errors[0].message,
+      /^line 2: no built-in profile has the columns of this batch \(Date, CO\(GT\)\)/,
+    );
+    const [row] = await query(
+      db.url,
+      `SELECT rule_version, line_no::int FROM silver.quarantine WHERE source_key = 'air-example'`,
+    );
+    assert.deepEqual(row, { rule_version: 'auto', line_no: 2 }, 'kept in quarantine, not lost');
   });
 
   it('refuses a rule set that cannot work at deploy, and an unknown msg.profile per message', async () => {
