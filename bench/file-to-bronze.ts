@@ -12,7 +12,8 @@
  *                 until every batch's silver and quarantine progress is committed
  * and prints rows/s with the ratio to copy-lines measured in the same run.
  *
- *   npm run bench:file-to-bronze                (BENCH_ROWS=… to change the size)
+ *   npm run bench:file-to-bronze                (BENCH_ROWS=… to change the size,
+ *                                                BENCH_ONLY=reader,node-red to run only those)
  *   BENCH_DATABASE_URL=postgres://…/postgres    (default: the local server of dev machines)
  */
 import { randomUUID } from 'node:crypto';
@@ -202,7 +203,9 @@ async function main(): Promise<void> {
     const bytes = await writeIotTempCsv(file, ROWS);
     console.log(`file-to-bronze: ${ROWS} rows, ${(bytes / 1048576).toFixed(1)} MB, batches of ${BATCH}`);
     const results: Result[] = [];
+    const only = process.env.BENCH_ONLY?.split(',');
     const run = async (scenario: string, fn: (url: string) => Promise<number>) => {
+      if (only && !only.includes(scenario) && scenario !== 'copy-lines') return;
       const seconds = await withDatabase(fn);
       const r = {
         scenario,
