@@ -167,4 +167,79 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
       ['claimed', 'resumed', 'loaded'],
     );
   });
+
+  it('kill -9 between the bronze and silver writes, then a restart: the run reconciles, no row twice', async () => {
+    const rows = 300_000;
+    const write = (id: string, table: string, layer: string) => ({
+      id,
+      z: 'tab',
+      type: 'medallion-pg-write',
+      pgConfig: 'cfg',
+      table,
+      onConflict: 'nothing',
+      layer,
+      wires: [[], []],
+    });
+    const [cfg, wf, bronze] = landingFlow({
+      url: db.url,
+      landing,
+      watch: { pollInterval: 100, commitLayer: 'silver, quarantine' },
+      common: { z: 'tab' },
+    });
+    writeFileSync(
+      join(userDir, 'flows.json'),
+      JSON.stringify([
+        { id: 'tab', type: 'tab', label: 'files' },
+        cfg,
+        wf,
+        { ...bronze, wires: [['v'], []] },
+        { id: 'v', z: 'tab', type: 'medallion-validate', profile: 'iot-temp', wires: [['pgs'], ['pgq']] },
+        write('pgs', 'silver.temperature_readings', 'silver'),
+        write('pgq', 'silver.quarantine', 'quarantine'),
+      ]),
+    );
+    await writeIotTempCsv(join(work, 'crash.csv'), rows);
+    nodeRed = await startNodeRed();
+    renameSync(join(work, 'crash.csv'), join(landing, 'crash.csv'));
+    const silverCount = async () =>
+      (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM silver.temperature_readings'))[0].n;
+    await poll(
+      async () => ((await silverCount()) >= 30_000 ? true : undefined),
+      120_000,
+      '30 000 rows in silver',
+      50,
+    );
+    nodeRed.child.kill('SIGKILL');
+    await nodeRed.exited(10_000);
+    const [inBronze, inSilver] = [await bronzeCount(), await silverCount()];
+    assert.ok(inSilver < rows, `the kill came too late: ${inSilver} of ${rows} rows were in silver`);
+    assert.ok(inSilver <= inBronze, 'silver never runs ahead of bronze');
+    assert.ok(existsSync(join(landing, 'processing', 'crash.csv')), 'the file waits in processing/');
+
+    nodeRed = await startNodeRed();
+    await poll(
+      async () => existsSync(join(landing, 'processed', 'crash.csv')) || undefined,
+      180_000,
+      'crash.csv in processed/',
+    );
+    const [counts] = await query(
+      db.url,
+      `SELECT (SELECT count(*)::int FROM bronze.records) AS bronze,
+              (SELECT count(*)::int FROM silver.temperature_readings) AS silver,
+              (SELECT count(DISTINCT (source_key, line_no))::int FROM silver.temperature_readings) AS lines,
+              (SELECT count(*)::int FROM silver.quarantine) AS quarantined`,
+    );
+    assert.deepEqual(counts, { bronze: rows, silver: rows, lines: rows, quarantined: 0 });
+    const [run] = await query(
+      db.url,
+      `SELECT status, rows_read::int, rows_inserted::int, rows_duplicate::int, rows_quarantined::int FROM medallion.runs`,
+    );
+    assert.deepEqual(run, {
+      status: 'complete',
+      rows_read: rows,
+      rows_inserted: rows,
+      rows_duplicate: 0,
+      rows_quarantined: 0,
+    });
+  });
 });
