@@ -36,7 +36,7 @@ import pgConfigNode from '../nodes/pg-config/pg-config';
 import pgWriteNode from '../nodes/pg-write/pg-write';
 import validateNode from '../nodes/validate/validate';
 import watchFolderNode from '../nodes/watch-folder/watch-folder';
-import { landingFlow } from '../test/support/landing-flow';
+import { landingFlow, pgWrite } from '../test/support/landing-flow';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -158,15 +158,6 @@ async function nodeRed(url: string, file: string, silver: boolean): Promise<numb
       },
       filesTo: 'files',
     });
-    const write = (id: string, table: string, layer: string) => ({
-      id,
-      type: 'medallion-pg-write',
-      pgConfig: 'cfg',
-      table,
-      onConflict: 'nothing',
-      layer,
-      wires: [[], []],
-    });
     const flow = [
       cfg,
       wf,
@@ -175,8 +166,8 @@ async function nodeRed(url: string, file: string, silver: boolean): Promise<numb
       ...(silver
         ? [
             { id: 'v', type: 'medallion-validate', profile: 'iot-temp', wires: [['pgs'], ['pgq']] },
-            write('pgs', 'silver.temperature_readings', 'silver'),
-            write('pgq', 'silver.quarantine', 'quarantine'),
+            pgWrite('pgs', 'silver.temperature_readings', 'silver'),
+            pgWrite('pgq', 'silver.quarantine', 'quarantine'),
           ]
         : []),
     ];

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeIotTempCsv } from '../../lib/generators/iot-temp-csv';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
-import { landingFlow } from '../support/landing-flow';
+import { landingFlow, pgWrite } from '../support/landing-flow';
 import { freePort, poll, spawnCollecting, type Spawned } from '../support/processes';
 
 const repo = resolve(__dirname, '..', '..');
@@ -170,16 +170,6 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
 
   it('kill -9 between the bronze and silver writes, then a restart: the run reconciles, no row twice', async () => {
     const rows = 300_000;
-    const write = (id: string, table: string, layer: string) => ({
-      id,
-      z: 'tab',
-      type: 'medallion-pg-write',
-      pgConfig: 'cfg',
-      table,
-      onConflict: 'nothing',
-      layer,
-      wires: [[], []],
-    });
     const [cfg, wf, bronze] = landingFlow({
       url: db.url,
       landing,
@@ -194,8 +184,8 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
         wf,
         { ...bronze, wires: [['v'], []] },
         { id: 'v', z: 'tab', type: 'medallion-validate', profile: 'iot-temp', wires: [['pgs'], ['pgq']] },
-        write('pgs', 'silver.temperature_readings', 'silver'),
-        write('pgq', 'silver.quarantine', 'quarantine'),
+        { ...pgWrite('pgs', 'silver.temperature_readings', 'silver'), z: 'tab' },
+        { ...pgWrite('pgq', 'silver.quarantine', 'quarantine'), z: 'tab' },
       ]),
     );
     await writeIotTempCsv(join(work, 'crash.csv'), rows);

@@ -11,7 +11,7 @@ import validateNode from '../../nodes/validate/validate';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, nextMessage } from '../support/flow';
-import { landingFlow } from '../support/landing-flow';
+import { landingFlow, pgWrite } from '../support/landing-flow';
 import { poll } from '../support/processes';
 
 type Outcome = NodeMessage & { payload: FileOutcome };
@@ -58,21 +58,12 @@ describe('medallion-quarantine node (real PostgreSQL, real files)', function () 
 
   function flow() {
     const [cfg, wf, bronze] = landingFlow({ url: db.url, landing: join(work, 'landing'), filesTo: 'files' });
-    const silver = (id: string) => ({
-      id,
-      type: 'medallion-pg-write',
-      pgConfig: 'cfg',
-      table: 'silver.temperature_readings',
-      onConflict: 'nothing',
-      layer: 'silver',
-      wires: [['stored'], []],
-    });
     return [
       cfg,
       wf,
       { ...bronze, wires: [['v'], []] },
       { id: 'v', type: 'medallion-validate', profile: 'iot-temp', wires: [['pgs'], ['q']] },
-      silver('pgs'),
+      pgWrite('pgs', 'silver.temperature_readings', 'silver', 'stored'),
       {
         id: 'q',
         type: 'medallion-quarantine',
@@ -80,15 +71,7 @@ describe('medallion-quarantine node (real PostgreSQL, real files)', function () 
         folder: join(work, 'rejected'),
         wires: [['pgq'], ['v2']],
       },
-      {
-        id: 'pgq',
-        type: 'medallion-pg-write',
-        pgConfig: 'cfg',
-        table: 'silver.quarantine',
-        onConflict: 'nothing',
-        layer: 'quarantine',
-        wires: [['kept'], []],
-      },
+      pgWrite('pgq', 'silver.quarantine', 'quarantine', 'kept'),
       {
         id: 'v2',
         type: 'medallion-validate',
@@ -96,7 +79,7 @@ describe('medallion-quarantine node (real PostgreSQL, real files)', function () 
         rules: JSON.stringify(HOTTER),
         wires: [['pgs2'], []],
       },
-      { ...silver('pgs2'), layer: '' },
+      pgWrite('pgs2', 'silver.temperature_readings', '', 'stored'),
       { id: 'files', type: 'helper' },
       { id: 'stored', type: 'helper' },
       { id: 'kept', type: 'helper' },

@@ -11,7 +11,7 @@ import validateNode from '../../nodes/validate/validate';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, nextMessage, statuses, waitFor } from '../support/flow';
-import { landingFlow } from '../support/landing-flow';
+import { landingFlow, pgWrite } from '../support/landing-flow';
 import { poll } from '../support/processes';
 
 const DATASETS = join(__dirname, '..', '..', '..', 'shared', 'datasets');
@@ -86,24 +86,8 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
         wires: [['pgs'], ['pgq']],
         ...validate,
       },
-      {
-        id: 'pgs',
-        type: 'medallion-pg-write',
-        pgConfig: 'cfg',
-        table: silverTable,
-        onConflict: 'nothing',
-        layer: 'silver',
-        wires: [['stored'], []],
-      },
-      {
-        id: 'pgq',
-        type: 'medallion-pg-write',
-        pgConfig: 'cfg',
-        table: 'silver.quarantine',
-        onConflict: 'nothing',
-        layer: 'quarantine',
-        wires: [['quarantined'], []],
-      },
+      pgWrite('pgs', silverTable, 'silver', 'stored'),
+      pgWrite('pgq', 'silver.quarantine', 'quarantine', 'quarantined'),
       { id: 'files', type: 'helper' },
       { id: 'stored', type: 'helper' },
       { id: 'quarantined', type: 'helper' },

@@ -40,16 +40,19 @@ export function landingFlow(o: LandingFlowOptions): FlowNode[] {
       ...o.common,
       ...o.watch,
     },
-    {
-      id: 'pgw',
-      type: 'medallion-pg-write',
-      pgConfig: 'cfg',
-      table: 'bronze.records',
-      onConflict: 'nothing',
-      columns: BRONZE_COLUMNS,
-      layer: 'bronze',
-      wires: [o.storedTo ? [o.storedTo] : [], []],
-      ...o.common,
-    },
+    { ...pgWrite('pgw', 'bronze.records', 'bronze', o.storedTo), columns: BRONZE_COLUMNS, ...o.common },
   ];
+}
+
+/** A pg-write on the flow's `cfg` into `table` with progress as `layer`; `stored` gets output 1. */
+export function pgWrite(id: string, table: string, layer: string, stored?: string): FlowNode {
+  return {
+    id,
+    type: 'medallion-pg-write',
+    pgConfig: 'cfg',
+    table,
+    onConflict: 'nothing',
+    layer,
+    wires: [stored ? [stored] : [], []],
+  };
 }
