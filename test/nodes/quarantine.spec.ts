@@ -79,9 +79,10 @@ describe('medallion-quarantine node (real PostgreSQL, real files)', function () 
         rules: JSON.stringify(HOTTER),
         wires: [['pgs2'], []],
       },
-      pgWrite('pgs2', 'silver.temperature_readings', '', 'stored'),
+      pgWrite('pgs2', 'silver.temperature_readings', '', 'restored'),
       { id: 'files', type: 'helper' },
       { id: 'stored', type: 'helper' },
+      { id: 'restored', type: 'helper' },
       { id: 'kept', type: 'helper' },
       { id: 'c', type: 'catch', scope: ['q'], uncaught: false, wires: [['caught']] },
       { id: 'caught', type: 'helper' },
@@ -139,11 +140,17 @@ describe('medallion-quarantine node (real PostgreSQL, real files)', function () 
       10_000,
       'two quarantined rows',
     );
+    await poll(
+      async () =>
+        (await query(db.url, 'SELECT 1 FROM silver.temperature_readings')).length === 2 ? true : undefined,
+      10_000,
+      'two silver rows',
+    );
 
-    const stored = nextMessage<NodeMessage & { payload: Array<{ id: string }> }>('stored', 30_000);
+    const restored = nextMessage<NodeMessage & { payload: Array<{ id: string }> }>('restored', 30_000);
     helper.getNode('q').receive({ replay: true } as NodeMessage);
     assert.deepEqual(
-      (await stored).payload.map((r) => r.id),
+      (await restored).payload.map((r) => r.id),
       ['hot'],
     );
     const silver = await query<{ id: string; line_no: number; rule_version: string; source_name: string }>(
