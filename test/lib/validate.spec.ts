@@ -4,6 +4,7 @@ import { compileDateFormat, DateFormatError, parseTimestamp } from '../../lib/va
 import { detectProfile, inputColumns, PROFILES } from '../../lib/validate/profiles';
 import { RuleSetError, type RuleSetInput } from '../../lib/validate/rules';
 import { silverRows } from '../../lib/validate/silver-rows';
+import { Validator } from '../../lib/validate/validator';
 
 const utc = (s: string) => Date.parse(`${s}Z`);
 
@@ -324,5 +325,41 @@ describe('lib/validate/profiles', () => {
     assert.equal(detectProfile(campus.slice(1)), undefined, 'a column missing');
     assert.equal(detectProfile(['Date', 'Time', 'CO(GT)']), undefined);
     assert.deepEqual(inputColumns(PROFILES['iot-temp']), temp);
+  });
+});
+
+describe('lib/validate/validator', () => {
+  const reading = {
+    id: 'r1',
+    'room_id/id': 'Room A',
+    noted_date: '08-12-2018 09:30',
+    temp: '29',
+    'out/in': 'In',
+  };
+
+  it('picks the rule set by the columns with auto, and quarantines a batch none fits under version auto', () => {
+    const v = new Validator('auto', '');
+    const fits = v.validate([{ line_no: 2, raw: Buffer.alloc(0), fields: reading }], undefined, 'a.csv');
+    assert.deepEqual(
+      [fits.table, fits.ruleVersion, fits.valid, fits.silver.length],
+      ['silver.temperature_readings', 'iot-temp/1', 1, 1],
+    );
+    const none = v.validate(
+      [{ line_no: 4, raw: Buffer.alloc(0), fields: { Date: '10/03/2004' } }],
+      undefined,
+      'b.csv',
+    );
+    assert.deepEqual([none.table, none.ruleVersion, none.valid, none.silver], [null, 'auto', 0, []]);
+    assert.deepEqual(
+      none.quarantine.map((q) => [q.line_no, q.source_name, q.rule_version, q.errors[0].rule]),
+      [[4, 'b.csv', 'auto', 'profile']],
+    );
+  });
+
+  it('lets msg.profile override the node, and names an unknown profile', () => {
+    const v = new Validator('iot-environment', '');
+    assert.equal(v.validate([reading], 'iot-temp').table, 'silver.temperature_readings');
+    assert.throws(() => v.validate([reading], 'nope'), /unknown profile "nope"/);
+    assert.throws(() => new Validator('custom', '{"name":"x"}'), /invalid rule set/);
   });
 });
