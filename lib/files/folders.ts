@@ -7,13 +7,26 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 
 export interface LandingFolders {
   landing: string;
   processing: string;
   processed: string;
   quarantine: string;
+}
+
+/**
+ * A folder from a node's form: relative to the Node-RED user directory unless absolute,
+ * `fallback` when empty. A `${VAR}` left in it means Node-RED found no such variable.
+ */
+export function resolveFolder(setting: string | undefined, fallback: string, userDir: string): string {
+  const folder = (setting ?? '').trim() || fallback;
+  const unresolved = /\$\{(\w+)\}/.exec(folder);
+  if (unresolved) {
+    throw new Error(`the folder refers to the environment variable ${unresolved[1]}, which is not set`);
+  }
+  return isAbsolute(folder) ? folder : resolve(userDir, folder);
 }
 
 export function landingFolders(landing: string): LandingFolders {

@@ -4,8 +4,8 @@
  * instance name the ledger knows this Node-RED by.
  */
 import { hostname } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
 import { numberOr } from '../form-values';
+import { resolveFolder } from './folders';
 import type { WatcherOptions } from './landing-watcher';
 
 export interface WatchForm {
@@ -25,13 +25,9 @@ export interface WatchForm {
 }
 
 export function watcherOptions(form: WatchForm, userDir: string, env = process.env): WatcherOptions {
-  const folder = (form.folder ?? '').trim() || 'landing';
-  const unresolved = /\$\{(\w+)\}/.exec(folder);
-  if (unresolved) {
-    throw new Error(`the folder refers to the environment variable ${unresolved[1]}, which is not set`);
-  }
+  const folder = resolveFolder(form.folder, 'landing', userDir);
   return {
-    folder: form.watch === false ? '' : isAbsolute(folder) ? folder : resolve(userDir, folder),
+    folder: form.watch === false ? '' : folder,
     glob: form.pattern || '*.csv',
     pollMs: Math.max(10, numberOr(form.pollInterval, 250)),
     stablePolls: Math.max(1, numberOr(form.stablePolls, 2)),

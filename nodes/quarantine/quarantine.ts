@@ -1,6 +1,6 @@
-import { isAbsolute, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { resolveFolder } from '../../lib/files/folders';
 import { numberOr } from '../../lib/form-values';
 import { compactNumber, throttledStatus } from '../../lib/status';
 import {
@@ -29,9 +29,13 @@ export = (RED: NodeAPI) => {
     const config = RED.nodes.getNode(def.pgConfig) as PgConfigNode | null;
     const status = throttledStatus(this);
     const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
-    const setting = (def.folder ?? '').trim() || 'quarantine';
-    const unresolved = /\$\{(\w+)\}/.exec(setting);
-    const folder = isAbsolute(setting) ? setting : resolve(userDir, setting);
+    let folder: string | undefined;
+    let folderError: Error | undefined;
+    try {
+      folder = resolveFolder(def.folder, 'quarantine', userDir);
+    } catch (err) {
+      folderError = err as Error;
+    }
     let kept = 0;
     let replayed = 0;
 
@@ -43,8 +47,7 @@ export = (RED: NodeAPI) => {
       });
 
     const keep = async (msg: Msg): Promise<NodeMessage> => {
-      if (unresolved)
-        throw new Error(`the folder refers to the environment variable ${unresolved[1]}, which is not set`);
+      if (!folder) throw folderError!;
       const rows = (Array.isArray(msg.payload) ? msg.payload : [msg.payload]) as QuarantineRow[];
       if (!rows.length) return msg;
       await mkdir(folder, { recursive: true });
