@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Pool } from 'pg';
 import { DEFAULT_SCHEMAS } from '../../lib/pg/identifiers';
 import { migrate, MIGRATIONS } from '../../lib/pg/migrations';
-import { createTestDatabase, query, type TestDatabase } from '../support/db';
+import { appliedMigrations, createTestDatabase, query, type TestDatabase } from '../support/db';
 
 describe('migrations (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -65,12 +65,8 @@ describe('migrations (real PostgreSQL)', () => {
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
-    const rows = await query<{ version: number }>(
-      db.url,
-      'SELECT version FROM medallion.schema_migrations ORDER BY version',
-    );
     assert.deepEqual(
-      rows.map((r) => r.version),
+      await appliedMigrations(db.url),
       MIGRATIONS.map((m) => m.version),
     );
   });

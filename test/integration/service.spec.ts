@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DEFAULT_SCHEMAS } from '../../lib/pg/identifiers';
 import { MIGRATIONS } from '../../lib/pg/migrations';
 import { PgService, type PgState } from '../../lib/pg/service';
-import { createTestDatabase, query, type TestDatabase } from '../support/db';
+import { appliedMigrations, createTestDatabase, query, type TestDatabase } from '../support/db';
 import { freePort } from '../support/processes';
 
 describe('PgService (real PostgreSQL)', () => {
@@ -18,12 +18,8 @@ describe('PgService (real PostgreSQL)', () => {
     assert.equal(service.state.state, 'ready');
     assert.deepEqual(states, ['connecting', 'ready']);
     assert.match(service.state.message, /^connected to .*medallion_test_service/);
-    const rows = await query<{ version: number }>(
-      db.url,
-      'SELECT version FROM medallion.schema_migrations ORDER BY version',
-    );
     assert.deepEqual(
-      rows.map((r) => r.version),
+      await appliedMigrations(db.url),
       MIGRATIONS.map((m) => m.version),
     );
     await service.close();

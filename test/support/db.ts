@@ -54,3 +54,12 @@ export async function query<T extends object = Record<string, unknown>>(
     await pool.end();
   }
 }
+
+/** The migration versions recorded in a database, in order. */
+export async function appliedMigrations(url: string, schema = 'medallion'): Promise<number[]> {
+  const rows = await query<{ version: number }>(
+    url,
+    `SELECT version FROM "${schema}".schema_migrations ORDER BY version`,
+  );
+  return rows.map((r) => r.version);
+}
