@@ -5,7 +5,13 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { inTransaction } from './client';
 import { describeError, errorColumn, isRowError } from './errors';
 import { displayName, type TableRef } from './identifiers';
-import { hasProgress, recordProgress, type ProgressKey, type ProgressRow } from './progress';
+import {
+  hasProgress,
+  recordProgress,
+  type ProgressCounts,
+  type ProgressKey,
+  type ProgressRow,
+} from './progress';
 import { describeTable, type TableInfo } from './table-info';
 import {
   copyChunks,
@@ -61,6 +67,8 @@ interface Counts {
   inserted: number;
   updated: number;
   rejected: RejectedRow[];
+  /** The lines (records) some row of which was inserted, when the batch is counted by line. */
+  lines?: Set<number>;
 }
 
 interface Committed {
@@ -71,6 +79,44 @@ interface Committed {
 /** Rows of the batch that were neither inserted nor refused: their key was stored or repeated. */
 function notInserted(records: readonly DbRecord[], counts: Counts): number {
   return records.length - counts.rejected.length - counts.inserted;
+}
+
+/**
+ * The batch's distinct `line_no` values when some record has several rows (a
+ * long-format table: one row per metric); undefined when rows are records.
+ */
+function linesOf(records: readonly DbRecord[]): Set<number> | undefined {
+  const lines = new Set<number>();
+  for (const r of records) {
+    const line = r.line_no === null || r.line_no === '' ? NaN : Number(r.line_no);
+    if (!Number.isSafeInteger(line)) return undefined; // no usable line numbers: count rows
+    lines.add(line);
+  }
+  return lines.size < records.length ? lines : undefined;
+}
+
+/**
+ * The batch's progress counts, in records: a record (line) with a refused row is
+ * quarantined, one with an inserted row is inserted, the rest are duplicates.
+ */
+function progressCounts(records: readonly DbRecord[], counts: Counts, lines?: Set<number>): ProgressCounts {
+  if (!lines) {
+    return {
+      rowsIn: records.length,
+      inserted: counts.inserted,
+      duplicate: notInserted(records, counts),
+      quarantined: counts.rejected.length,
+    };
+  }
+  const refused = new Set(counts.rejected.map((r) => Number(r.record.line_no)));
+  let inserted = 0;
+  for (const line of counts.lines ?? lines) if (!refused.has(line)) inserted++;
+  return {
+    rowsIn: lines.size,
+    inserted,
+    duplicate: lines.size - inserted - refused.size,
+    quarantined: refused.size,
+  };
 }
 
 /** Batches in a row that skip the fast path after it met a conflict: doubles up to this. */
@@ -131,12 +177,18 @@ export class TableWriter {
       return result(out, 'none');
     }
     const plan = planWrite(await this.describe(), fieldsOf(records), this.options, defaults);
+    const lines = plan.insertLines && progress ? linesOf(records) : undefined;
 
     // a value the table refuses fails every path: after the first such error, go straight to isolating
     let refused = false;
     if (this.fastPathDue()) {
       try {
-        const out = await this.commit(records, progress, (c) => this.copyDirect(c, plan, records, progress));
+        const out = await this.commit(
+          records,
+          progress,
+          (c) => this.copyDirect(c, plan, records, progress),
+          lines,
+        );
         if (out) {
           this.directBackoff = 0;
           return result(out, 'direct', plan);
@@ -154,7 +206,7 @@ export class TableWriter {
     if (!refused) {
       try {
         return result(
-          await this.commit(records, progress, (c) => this.staged(c, plan, records)),
+          await this.commit(records, progress, (c) => this.staged(c, plan, records, lines), lines),
           'staging',
           plan,
         );
@@ -163,7 +215,7 @@ export class TableWriter {
       }
     }
     return result(
-      await this.commit(records, progress, (c) => this.isolate(c, plan, records)),
+      await this.commit(records, progress, (c) => this.isolate(c, plan, records, lines), lines),
       'isolating',
       plan,
     );
@@ -175,34 +227,38 @@ export class TableWriter {
   }
 
   /**
-   * One transaction: the rows by `write`, then the batch's progress row. Resolves to
-   * undefined, committing nothing, when `write` declines (the fast path on a replay).
+   * One transaction: the rows by `write`, then the batch's progress row (counted by
+   * line when `lines` is given). Resolves to undefined, committing nothing, when
+   * `write` declines (the fast path on a replay).
    */
   private commit(
     records: readonly DbRecord[],
     progress: ProgressKey | undefined,
     write: (client: PoolClient) => Promise<Counts>,
+    lines?: Set<number>,
   ): Promise<Committed>;
   private commit(
     records: readonly DbRecord[],
     progress: ProgressKey | undefined,
     write: (client: PoolClient) => Promise<Counts | undefined>,
+    lines?: Set<number>,
   ): Promise<Committed | undefined>;
   private async commit(
     records: readonly DbRecord[],
     progress: ProgressKey | undefined,
     write: (client: PoolClient) => Promise<Counts | undefined>,
+    lines?: Set<number>,
   ): Promise<Committed | undefined> {
     return inTransaction(this.pool, async (client) => {
       const counts = await write(client);
       if (!counts) return undefined;
       if (!progress) return { counts };
-      const row = await recordProgress(client, this.options.progressTable, progress, {
-        rowsIn: records.length,
-        inserted: counts.inserted,
-        duplicate: notInserted(records, counts),
-        quarantined: counts.rejected.length,
-      });
+      const row = await recordProgress(
+        client,
+        this.options.progressTable,
+        progress,
+        progressCounts(records, counts, lines),
+      );
       return { counts, row };
     });
   }
@@ -227,6 +283,7 @@ export class TableWriter {
     client: PoolClient,
     plan: WritePlan,
     records: readonly DbRecord[],
+    lines: Set<number> | undefined,
     indices?: readonly number[],
   ): Promise<Counts> {
     await client.query(plan.createStage);
@@ -234,23 +291,34 @@ export class TableWriter {
       Readable.from(copyChunks(records, plan.columns, { indices, defaults: plan.defaults })),
       client.query(copyFrom(plan.copy)),
     );
-    const { rows } = await client.query<{ inserted: number; updated: number }>(plan.insert);
-    return { inserted: rows[0].inserted, updated: rows[0].updated, rejected: [] };
+    const { rows } = await client.query<{ inserted: number; updated: number; lines?: string[] | null }>(
+      lines && plan.insertLines ? plan.insertLines : plan.insert,
+    );
+    const [r] = rows;
+    const counts: Counts = { inserted: r.inserted, updated: r.updated, rejected: [] };
+    if (lines) counts.lines = new Set((r.lines ?? []).map(Number));
+    return counts;
   }
 
-  private async isolate(client: PoolClient, plan: WritePlan, records: readonly DbRecord[]): Promise<Counts> {
-    const total: Counts = { inserted: 0, updated: 0, rejected: [] };
+  private async isolate(
+    client: PoolClient,
+    plan: WritePlan,
+    records: readonly DbRecord[],
+    lines: Set<number> | undefined,
+  ): Promise<Counts> {
+    const total: Counts = { inserted: 0, updated: 0, rejected: [], lines: lines && new Set() };
     const parts: number[][] = [records.map((_, i) => i)];
     while (parts.length) {
       const part = parts.shift()!;
       await client.query('SAVEPOINT medallion_part');
       try {
-        const counts = await this.staged(client, plan, records, part);
+        const counts = await this.staged(client, plan, records, lines, part);
         // a failed part's staged rows go with its savepoint; a stored part's must go before the next
         await client.query(plan.truncateStage);
         await client.query('RELEASE SAVEPOINT medallion_part');
         total.inserted += counts.inserted;
         total.updated += counts.updated;
+        for (const line of counts.lines ?? []) total.lines!.add(line);
       } catch (err) {
         await client.query('ROLLBACK TO SAVEPOINT medallion_part');
         if (!isRowError(err)) throw err;

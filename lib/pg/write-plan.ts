@@ -43,6 +43,12 @@ export interface WritePlan {
   truncateStage: string;
   copy: string;
   insert: string;
+  /**
+   * The insert that also returns the distinct `line_no` of the rows it inserted, when
+   * `line_no` is written: a long-format table stores one row per metric of a record,
+   * and progress counts records.
+   */
+  insertLines?: string;
   /** COPY straight into the table: the first-load fast path (fails on any conflict). */
   copyDirect: string;
   defaults: ColumnDefaults;
@@ -163,26 +169,38 @@ export function planWrite(
   const copyDirect = `COPY ${target} (${colList}) FROM STDIN`;
 
   const updatable = columns.filter((c) => !key.includes(c.name)).map((c) => quoteIdent(c.name));
-  let insert: string;
-  if (options.onConflict === 'update' && updatable.length) {
-    const set = updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ');
-    const changed =
-      `ROW(${updatable.map((c) => `t.${c}::text`).join(', ')}) IS DISTINCT FROM ` +
-      `ROW(${updatable.map((c) => `EXCLUDED.${c}::text`).join(', ')})`;
-    insert =
-      `WITH w AS (INSERT INTO ${target} AS t (${colList}) ` +
+  const update = options.onConflict === 'update' && updatable.length > 0;
+  const head = update
+    ? `WITH w AS (INSERT INTO ${target} AS t (${colList}) ` +
       `SELECT DISTINCT ON (${keyList}) ${colList} FROM ${STAGE} ORDER BY ${keyList}, ${ORD} DESC ` +
-      `ON CONFLICT (${keyList}) DO UPDATE SET ${set} WHERE ${changed} ` +
-      `RETURNING (xmax = 0) AS fresh) ` +
-      `SELECT count(*) FILTER (WHERE fresh)::int AS inserted, count(*) FILTER (WHERE NOT fresh)::int AS updated FROM w`;
-  } else {
-    insert =
-      `WITH w AS (INSERT INTO ${target} (${colList}) ` +
-      `SELECT ${colList} FROM ${STAGE} ORDER BY ${ORD} ` +
-      `ON CONFLICT (${keyList}) DO NOTHING RETURNING 1) ` +
-      `SELECT count(*)::int AS inserted, 0 AS updated FROM w`;
-  }
-  return { columns, key, ignoredFields, createStage, truncateStage, copy, insert, copyDirect, defaults };
+      `ON CONFLICT (${keyList}) DO UPDATE SET ${updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ')} ` +
+      `WHERE ROW(${updatable.map((c) => `t.${c}::text`).join(', ')}) IS DISTINCT FROM ` +
+      `ROW(${updatable.map((c) => `EXCLUDED.${c}::text`).join(', ')}) `
+    : `WITH w AS (INSERT INTO ${target} (${colList}) ` +
+      `SELECT ${colList} FROM ${STAGE} ORDER BY ${ORD} ON CONFLICT (${keyList}) DO NOTHING `;
+  const returning = update ? '(xmax = 0) AS fresh' : '1';
+  const fresh = update ? 'fresh' : 'true';
+  const counts =
+    `count(*) FILTER (WHERE ${fresh})::int AS inserted, ` +
+    `${update ? 'count(*) FILTER (WHERE NOT fresh)::int' : '0'} AS updated`;
+  const insert = `${head}RETURNING ${returning}) SELECT ${counts} FROM w`;
+  // with line_no written, the insert can also say which records (lines) it inserted rows of
+  const insertLines = chosen.has('line_no')
+    ? `${head}RETURNING ${returning}, "line_no") SELECT ${counts}, ` +
+      `array_agg(DISTINCT "line_no") FILTER (WHERE ${fresh}) AS lines FROM w`
+    : undefined;
+  return {
+    columns,
+    key,
+    ignoredFields,
+    createStage,
+    truncateStage,
+    copy,
+    insert,
+    insertLines,
+    copyDirect,
+    defaults,
+  };
 }
 
 /**

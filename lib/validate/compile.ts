@@ -11,7 +11,7 @@ import { parseRuleSet, RuleSetError, type FieldRule, type RuleSet } from './rule
 export interface RecordError {
   line?: number;
   field: string;
-  rule: 'parse' | 'profile' | 'required' | 'type' | 'format' | 'min' | 'max' | 'enum';
+  rule: 'parse' | 'profile' | 'required' | 'type' | 'format' | 'min' | 'max' | 'enum' | 'empty';
   value: unknown;
   expected: string;
   message: string;
@@ -217,6 +217,21 @@ export function compileRules(input: unknown): CompiledRules {
   const schema = z.object(shape);
   const byField = new Map(rules.fields.map((r) => [r.field, r]));
   const keys = new Set(rules.key);
+  // long format stores one row per metric with a value: a record with none would leave no trace
+  const metrics = rules.table === 'readings' ? rules.fields.filter((f) => f.metric).map((f) => f.field) : [];
+  const noValues = (line: number | undefined, values: Typed): RecordError | undefined => {
+    if (!metrics.length || metrics.some((m) => values[m] !== null && values[m] !== undefined))
+      return undefined;
+    const message = `no measurement has a value (${metrics.join(', ')} are all missing)`;
+    return {
+      line,
+      field: metrics.join(','),
+      rule: 'empty',
+      value: null,
+      expected: 'a value in at least one metric',
+      message: line !== undefined ? `line ${line}: ${message}` : message,
+    };
+  };
 
   const describe = (
     line: number | undefined,
@@ -271,7 +286,9 @@ export function compileRules(input: unknown): CompiledRules {
         const result = schema.safeParse(inputs);
         if (result.success) {
           const values = result.data as Typed;
-          valid.push({ line, values, quality: qualityOf(rules.fields, keys, values) });
+          const empty = noValues(line, values);
+          if (empty) invalid.push({ line, input: fields, errors: [empty] });
+          else valid.push({ line, values, quality: qualityOf(rules.fields, keys, values) });
         } else {
           invalid.push({
             line,

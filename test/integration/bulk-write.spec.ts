@@ -322,6 +322,52 @@ describe('TableWriter (real PostgreSQL)', () => {
     );
   });
 
+  it('counts records, not rows, in the progress row of a long-format table (one row per metric)', async () => {
+    const writer = makeWriter('silver.readings', 'nothing');
+    const rows = (lines: number[], metrics = ['co', 'no2', 'temp']) =>
+      lines.flatMap((line) =>
+        metrics.map((metric) => ({
+          ts: new Date(Date.UTC(2024, 0, 1, line)).toISOString(),
+          location_id: 'L1',
+          metric,
+          value: metric === 'temp' && line === 7 ? 'hot' : line,
+          quality_score: 1,
+          rule_version: 'v1',
+          source_key: 'long',
+          line_no: line,
+        })),
+      );
+    const key = (batch: number) => ({ sourceKey: 'long', batch, layer: 'silver', last: false });
+    const progress = async (batch: number) =>
+      (
+        await pool.query(
+          `SELECT rows_in, inserted, duplicate, quarantined FROM medallion.batches
+            WHERE source_key = 'long' AND batch = $1 AND layer = 'silver'`,
+          [batch],
+        )
+      ).rows[0];
+
+    // the COPY fast path: 4 records, 12 rows, all new
+    const first = await writer.write(rows([1, 2, 3, 4]), key(0));
+    assert.equal(first.path, 'direct');
+    assert.deepEqual(await progress(0), { rows_in: 4, inserted: 4, duplicate: 0, quarantined: 0 });
+
+    // staging: lines 3 and 4 are stored already (their rows conflict), 5 and 6 are new
+    const second = await writer.write(rows([3, 4, 5, 6]), key(1));
+    assert.equal(second.inserted, 6);
+    assert.deepEqual(await progress(1), { rows_in: 4, inserted: 2, duplicate: 2, quarantined: 0 });
+
+    // isolating: line 7's temp value is refused, so line 7 is quarantined although two of its rows went in
+    const third = await writer.write(rows([7, 8]), key(2));
+    assert.equal(third.path, 'isolating');
+    assert.equal(third.rejected.length, 1);
+    assert.deepEqual(await progress(2), { rows_in: 2, inserted: 1, duplicate: 0, quarantined: 1 });
+
+    // a record of which only a new metric is new counts as inserted
+    await writer.write(rows([1], ['humidity']), key(3));
+    assert.deepEqual(await progress(3), { rows_in: 1, inserted: 1, duplicate: 0, quarantined: 0 });
+  });
+
   it('records progress for an empty batch too (a source whose last batch is empty)', async () => {
     const r = await bronze().write([], { sourceKey: 'sha-empty', batch: 7, layer: 'bronze', last: true });
     assert.deepEqual(r.progress, { stored: true, rowsIn: 0, inserted: 0, duplicate: 0, quarantined: 0 });

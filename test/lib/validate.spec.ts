@@ -291,13 +291,34 @@ describe('lib/validate/silver-rows', () => {
         { field: 'occupied', from: 'Occupancy', type: 'boolean' },
       ],
     });
-    const { valid } = compiled.validate([
+    const { valid, invalid } = compiled.validate([
       {
         line_no: 5,
         raw: Buffer.alloc(0),
         fields: { date: '2015-02-04 17:51:00', Temperature: '23.18', CO2: '', Occupancy: '1' },
       },
+      {
+        line_no: 6,
+        raw: Buffer.alloc(0),
+        fields: { date: '2015-02-04 17:52:00', Temperature: '', CO2: '', Occupancy: '1' },
+      },
     ]);
+    // a record with no metric value would leave no row: it is quarantined, not lost
+    assert.deepEqual(
+      invalid.map((r) => r.errors),
+      [
+        [
+          {
+            line: 6,
+            field: 'temperature,co2',
+            rule: 'empty',
+            value: null,
+            expected: 'a value in at least one metric',
+            message: 'line 6: no measurement has a value (temperature, co2 are all missing)',
+          },
+        ],
+      ],
+    );
     assert.deepEqual(silverRows(compiled.rules, valid), [
       {
         ts: new Date(utc('2015-02-04T17:51:00')),
