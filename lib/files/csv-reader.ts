@@ -87,6 +87,48 @@ function withoutEnding(span: Buffer): Buffer {
   return span.subarray(0, end);
 }
 
+/** A record from its fields as csv-parse gave them (latin1) and its raw bytes. */
+function toRecord(names: readonly string[], values: string[], line_no: number, raw: Buffer): FileRecord {
+  const record: FileRecord = { line_no, raw, fields: toFields(names, values.map(decode)) };
+  if (!isUtf8(raw)) record.error = `line ${line_no} is not valid UTF-8 (is the file in another encoding?)`;
+  return record;
+}
+
+function parserOptions(delimiter: string, quote: string) {
+  return {
+    delimiter,
+    quote: quote || false,
+    // a byte order mark is skipped before parsing: csv-parse would switch to UTF-8 on seeing one
+    bom: false,
+    encoding: 'latin1' as const,
+    relax_quotes: true,
+    relax_column_count: true,
+    // any mix of CRLF, LF and CR ends a record (files get concatenated and edited)
+    record_delimiter: ['\r\n', '\n', '\r'],
+  };
+}
+
+/**
+ * A record again from its raw bytes as bronze keeps them, parsed the way its file
+ * was (`layout`): what a replay from bronze sends on, equal to what the reader sent.
+ */
+export function recordFromRaw(layout: CsvLayout, line_no: number, raw: Buffer): FileRecord {
+  let records: string[][];
+  try {
+    records = parseSync(raw, parserOptions(layout.delimiter, layout.quote)) as string[][];
+  } catch {
+    records = [];
+  }
+  if (records.length !== 1) {
+    return {
+      line_no,
+      raw,
+      error: `line ${line_no} could not be parsed: a quote opened on line ${line_no} is never closed`,
+    };
+  }
+  return toRecord(layout.names, records[0], line_no, raw);
+}
+
 function withoutBom(bytes: Buffer): Buffer {
   return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
 }
@@ -111,6 +153,8 @@ export class CsvFileReader {
   layout?: CsvLayout;
 
   private header?: Header;
+  /** Bytes of the UTF-8 byte order mark the file starts with (0 or 3): never parsed. */
+  private bomBytes = 0;
 
   constructor(
     readonly path: string,
@@ -131,6 +175,8 @@ export class CsvFileReader {
     }
     const complete = sample.length >= this.size;
     const firstLine = checkSample(sample, complete);
+    this.bomBytes = sample.length - withoutBom(sample).length;
+    sample = sample.subarray(this.bomBytes);
     const quote = this.options.quote ?? '"';
     const auto = !this.options.delimiter || this.options.delimiter === 'auto';
     const delimiter = auto ? guessDelimiter(firstLine, quote) : this.options.delimiter!;
@@ -149,7 +195,7 @@ export class CsvFileReader {
       throw new WholeFileError('header', `the file has no usable header: ${why}`, 1);
     }
     const headerLine = 1 + lineBreaks(sample.subarray(0, head.start));
-    const headerBytes = withoutBom(withoutEnding(sample.subarray(head.start, head.end)));
+    const headerBytes = withoutEnding(sample.subarray(head.start, head.end));
     if (!isUtf8(headerBytes)) {
       throw new WholeFileError(
         'undecodable',
@@ -177,7 +223,7 @@ export class CsvFileReader {
     let start = 0;
     try {
       parseSync(sample, {
-        ...this.parserOptions(delimiter, quote),
+        ...parserOptions(delimiter, quote),
         on_record: (values: string[], ctx: { bytes: number }) => {
           out.push({ values, start, end: ctx.bytes });
           start = ctx.bytes;
@@ -190,19 +236,6 @@ export class CsvFileReader {
       out.error = (err as Error).message;
     }
     return out;
-  }
-
-  private parserOptions(delimiter: string, quote: string) {
-    return {
-      delimiter,
-      quote: quote || false,
-      bom: true,
-      encoding: 'latin1' as const,
-      relax_quotes: true,
-      relax_column_count: true,
-      // any mix of CRLF, LF and CR ends a record (files get concatenated and edited)
-      record_delimiter: ['\r\n', '\n', '\r'],
-    };
   }
 
   /**
@@ -218,8 +251,8 @@ export class CsvFileReader {
 
     let headerPending = this.header!.fromFile;
     let line = 1;
-    let pos = 0; // file offset where the next record starts
-    let bufStart = 0; // file offset of buf[0]
+    let pos = this.bomBytes; // file offset where the next record starts
+    let bufStart = pos; // file offset of buf[0]
     let buf: Buffer = Buffer.alloc(0);
     let parsedTo = 0; // offset up to which the current parser has been fed
     let failure: CsvError | undefined;
@@ -266,14 +299,7 @@ export class CsvFileReader {
         headerPending = false;
         return;
       }
-      addRecord(() => {
-        const raw = recordLine === 1 ? withoutBom(withoutEnding(span)) : withoutEnding(span);
-        const record: FileRecord = { line_no: recordLine, raw, fields: toFields(names, values.map(decode)) };
-        if (!isUtf8(raw)) {
-          record.error = `line ${recordLine} is not valid UTF-8 (is the file in another encoding?)`;
-        }
-        return record;
-      });
+      addRecord(() => toRecord(names, values, recordLine, withoutEnding(span)));
     };
 
     /** The line that opened a never-closed quote becomes an error record; parsing restarts after it. */
@@ -298,12 +324,11 @@ export class CsvFileReader {
     };
 
     let parser: Parser;
-    const newParser = (first: boolean) => {
+    const newParser = () => {
       failure = undefined;
       const base = pos;
       parser = parse({
-        ...this.parserOptions(layout.delimiter, layout.quote),
-        bom: first,
+        ...parserOptions(layout.delimiter, layout.quote),
         skip_empty_lines: false,
         skip_records_with_error: true,
         max_record_size: maxRecord,
@@ -347,12 +372,15 @@ export class CsvFileReader {
         if (pos >= end) return;
         recover(failed);
         if (eof && pos >= end) return;
-        newParser(false);
+        newParser();
       }
     };
 
-    newParser(true);
-    const stream = createReadStream(this.path, { highWaterMark: this.options.chunkBytes ?? 256 * 1024 });
+    newParser();
+    const stream = createReadStream(this.path, {
+      start: this.bomBytes,
+      highWaterMark: this.options.chunkBytes ?? 256 * 1024,
+    });
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const keep = buf.subarray(pos - bufStart);
