@@ -1,13 +1,20 @@
 /**
  * A batch's lineage as column values: where its records came from (`msg.source`)
- * and which run read them (`msg.run`). pg-write writes them into the target's
- * `source_kind`, `source_key`, `source_name` and `run_id` columns when the table has
- * them and the records do not carry those fields themselves.
+ * and which run read them (`msg.run`), and the batch number of its progress key.
+ * pg-write writes them into the target's `source_kind`, `source_key`, `source_name`,
+ * `run_id` and `batch` columns when the table has them and the records do not carry
+ * those fields themselves (bronze keeps `batch`, so a run can be replayed from it).
  */
 import type { MessageSource, ProgressKey } from './progress';
 import type { ColumnDefaults } from './write-plan';
 
-export const LINEAGE_COLUMNS: readonly string[] = ['source_kind', 'source_key', 'source_name', 'run_id'];
+export const LINEAGE_COLUMNS: readonly string[] = [
+  'source_kind',
+  'source_key',
+  'source_name',
+  'run_id',
+  'batch',
+];
 
 export function lineageOf(
   source: MessageSource | undefined,
@@ -21,5 +28,6 @@ export function lineageOf(
   if (source?.name) out.source_name = source.name;
   const runId = progress?.runId ?? run?.id;
   if (runId !== undefined && runId !== null) out.run_id = runId;
+  if (progress) out.batch = progress.batch;
   return out;
 }

@@ -185,6 +185,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX quarantine_run_idx ON ${silver}.quarantine (run_id);
     `,
   },
+  {
+    version: 4,
+    name: 'run completion: batch numbers in bronze, a run knows its batches and the layers that complete it',
+    sql: ({ medallion, bronze }) => `
+      ALTER TABLE ${bronze}.records ADD COLUMN batch integer CHECK (batch >= 0);
+      ALTER TABLE ${medallion}.runs
+        ADD COLUMN batches         integer CHECK (batches >= 0),
+        ADD COLUMN complete_layers text[] NOT NULL DEFAULT '{}';
+      CREATE INDEX runs_running_idx ON ${medallion}.runs (source_key) WHERE status = 'running';
+    `,
+  },
 ];
 
 function quoteAll(s: SchemaNames): Quoted {

@@ -5,6 +5,7 @@ import { describeError, describeFailure, isConnectionError } from './errors';
 import { assertSchemaNames, type SchemaNames } from './identifiers';
 import { migrate, type MigrationResult } from './migrations';
 import type { ProgressKey } from './progress';
+import { Runs } from './runs';
 
 export type PgStateName = 'connecting' | 'ready' | 'error' | 'closed';
 
@@ -51,6 +52,8 @@ export class PgService extends EventEmitter {
   readonly pool: Pool;
   readonly target: string;
   readonly schemas: SchemaNames;
+  /** The runs (`medallion.runs`): a pg-write of a final layer finalizes them. */
+  readonly runs: Runs;
   private readonly migrationKey: string;
   private current: PgState = { state: 'connecting', message: 'connecting', since: Date.now() };
   private pending?: Promise<void>;
@@ -70,6 +73,7 @@ export class PgService extends EventEmitter {
     this.retryDelay = options.retryInitialMs ?? 1000;
     this.setMaxListeners(0);
     this.pool = new Pool(config);
+    this.runs = new Runs(this.pool, this.schemas);
     this.pool.on('error', (err) => {
       this.options.onWarning?.(`PostgreSQL connection lost (${this.target}): ${describeError(err)}`);
       this.noteFailure(err);

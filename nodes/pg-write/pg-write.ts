@@ -87,7 +87,11 @@ export = (RED: NodeAPI) => {
         write: async (job) => {
           await service!.ready();
           if (job.micro) return writer!.write(job.records);
-          return writer!.write(job.records, job.origins[0].progress, job.origins[0].lineage);
+          const { progress, lineage } = job.origins[0];
+          const result = await writer!.write(job.records, progress, lineage);
+          // the writer of a run's final layer completes it (else the watch-folder or a replay will)
+          if (progress?.runId) await service!.runs.finalize(progress.runId, layer).catch(() => undefined);
+          return result;
         },
         transient: isTransientError,
         retrying: (_job, info) => {

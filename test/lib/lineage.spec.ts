@@ -12,8 +12,8 @@ function progress(extra: Partial<ProgressKey> = {}): ProgressKey {
 }
 
 describe('lib/pg/lineage', () => {
-  it('names four lineage columns', () => {
-    assert.deepEqual([...LINEAGE_COLUMNS], ['source_kind', 'source_key', 'source_name', 'run_id']);
+  it('names five lineage columns', () => {
+    assert.deepEqual([...LINEAGE_COLUMNS], ['source_kind', 'source_key', 'source_name', 'run_id', 'batch']);
   });
 
   it("takes kind, key, name and run from the message's source and run", () => {
@@ -41,6 +41,7 @@ describe('lib/pg/lineage', () => {
       source_key: 'progress-key',
       source_name: 'sensors/#',
       run_id: RUN,
+      batch: 0,
     });
     assert.equal(
       lineageOf(source, { id: OTHER_RUN }, progress()).run_id,
