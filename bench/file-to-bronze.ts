@@ -114,6 +114,7 @@ async function readerToBronze(url: string, file: string, jsonb: boolean): Promis
         'line_no',
         'raw',
         'run_id',
+        'batch',
         ...(jsonb ? ['fields'] : []),
       ],
       progressTable: resolveTable('medallion.batches', DEFAULT_SCHEMAS),
@@ -121,12 +122,18 @@ async function readerToBronze(url: string, file: string, jsonb: boolean): Promis
     const runId = randomUUID();
     return await timed(async () => {
       const sha256 = await sha256File(file);
-      const lineage = { source_kind: 'file', source_key: sha256, source_name: 'bench.csv', run_id: runId };
       const reader = new CsvFileReader(file, { batchSize: BATCH });
       let chain: Promise<unknown> = Promise.resolve();
       const pending: Promise<unknown>[] = [];
       for await (const batch of reader.read()) {
         const key = { sourceKey: sha256, batch: batch.batch, layer: 'bronze', runId, last: batch.last };
+        const lineage = {
+          source_kind: 'file',
+          source_key: sha256,
+          source_name: 'bench.csv',
+          run_id: runId,
+          batch: batch.batch,
+        };
         chain = chain.then(() => writer.write(batch.records, key, lineage));
         pending.push(chain);
         if (pending.length >= IN_FLIGHT) await pending.shift();
@@ -141,7 +148,7 @@ async function readerToBronze(url: string, file: string, jsonb: boolean): Promis
 /**
  * The real nodes in a Node-RED runtime, from the drop until the file is in processed/;
  * with `silver`, bronze → validate (iot-temp) → pg-write silver.temperature_readings and
- * → quarantine, the file committed in both (watch-folder's commit layers).
+ * → quarantine, the run complete in both (watch-folder's completion layers).
  */
 async function nodeRed(url: string, file: string, silver: boolean): Promise<number> {
   const landing = mkdtempSync(join(tmpdir(), 'medallion-bench-landing-'));
@@ -154,7 +161,7 @@ async function nodeRed(url: string, file: string, silver: boolean): Promise<numb
         pollInterval: 250,
         batchSize: BATCH,
         readAhead: IN_FLIGHT,
-        commitLayer: silver ? 'silver, quarantine' : 'bronze',
+        completeLayers: silver ? 'silver, quarantine' : '',
       },
       filesTo: 'files',
     });

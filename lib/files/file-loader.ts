@@ -1,20 +1,23 @@
 /**
  * One file, from claim to archive: hash it, claim its content in the ledger, stream
- * it in batches no further ahead of the commit layer than `readAhead`, and when every
- * batch is committed mark it loaded and move it to `processed/`; a whole-file failure
- * goes to `quarantine/` with an error file. A claim taken over resumes from the
- * batches committed before.
+ * it in batches no further ahead of the layers waited for than `readAhead`; when every
+ * batch is in the commit layer (bronze) mark it loaded and move it to `processed/`,
+ * then wait for the run's completion layers and finalize the run. A whole-file
+ * failure goes to `quarantine/` with an error file. A claim taken over resumes from
+ * the batches committed before; a run left incomplete after its file was archived is
+ * completed by replaying its missing batches from bronze.
  */
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isConnectionError, isTransientError } from '../pg/errors';
+import type { RunTotals } from '../pg/runs';
 import { retry } from '../retry';
-import { CsvFileReader } from './csv-reader';
+import { CsvFileReader, recordFromRaw, type FileRecord } from './csv-reader';
 import { moveInto, sha256File, writeAtomically, type LandingFolders } from './folders';
-import type { Ledger } from './ledger';
+import type { IncompleteRun, Ledger } from './ledger';
 import { WholeFileError } from './sniff';
-import type { FileOutcome, WatcherHooks, WatcherOptions } from './watch-types';
+import type { FileOutcome, FileSource, WatcherHooks, WatcherOptions } from './watch-types';
 
 /** Where a file comes from: the landing folder, `processing/` (left there), or an input path (read in place). */
 export type JobKind = 'landing' | 'processing' | 'input';
@@ -33,15 +36,46 @@ class Aborted extends Error {
   }
 }
 
+/** The layers waited for, in order: the commit layer, then the completion layers. */
+function layersOf(commitLayer: string, completeLayers: string[]): string[] {
+  return [...new Set([commitLayer, ...completeLayers].filter(Boolean))];
+}
+
+/** One file (or run replay) under way. */
 interface Current {
   sha256: string;
-  /** The commit layers each sent batch has reached so far. */
+  /** The layers every batch must reach. */
+  layers: string[];
+  /** The layers each sent batch has reached so far. */
   reached: Map<number, Set<string>>;
-  /** Batches committed in the commit layer (known so far). */
+  /** Batches through every layer (known so far). */
   committed: Set<number>;
-  /** Batches sent and not yet known to be committed. */
+  /** Batches sent and not yet known to be through every layer. */
   inFlight: Set<number>;
   wake?: () => void;
+}
+
+function current(sha256: string, layers: string[]): Current {
+  return { sha256, layers, reached: new Map(), committed: new Set(), inFlight: new Set() };
+}
+
+/** Notes that `batch` reached `layer`; true when that completes it. */
+function reach(c: Current, batch: number, layer: string): boolean {
+  if (!c.inFlight.has(batch) || !c.layers.includes(layer)) return false;
+  let reached = c.reached.get(batch);
+  if (!reached) c.reached.set(batch, (reached = new Set()));
+  reached.add(layer);
+  if (reached.size < c.layers.length) return false;
+  c.reached.delete(batch);
+  c.committed.add(batch);
+  c.inFlight.delete(batch);
+  return true;
+}
+
+/** True when every batch sent has reached `layer`. */
+function allReached(c: Current, layer: string): boolean {
+  for (const b of c.inFlight) if (!c.reached.get(b)?.has(layer)) return false;
+  return true;
 }
 
 export class FileLoader {
@@ -49,6 +83,7 @@ export class FileLoader {
   loaded = 0;
   quarantined = 0;
   private readonly shaCache = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+  private readonly lost = new Set<Current>();
   private current?: Current;
 
   constructor(
@@ -62,16 +97,10 @@ export class FileLoader {
   /** A pg-write committed a batch (told in-process, so the wait ends at once). */
   noteCommitted(sourceKey: string, layer: string, batch: number): void {
     const c = this.current;
-    const layers = this.options.commitLayers;
-    if (!c || c.sha256 !== sourceKey || !layers.includes(layer)) return;
-    let reached = c.reached.get(batch);
-    if (!reached) c.reached.set(batch, (reached = new Set()));
-    reached.add(layer);
-    if (reached.size < layers.length) return;
-    c.reached.delete(batch);
-    c.committed.add(batch);
-    c.inFlight.delete(batch);
-    c.wake?.();
+    if (c && c.sha256 === sourceKey && c.layers.includes(layer)) {
+      reach(c, batch, layer);
+      c.wake?.();
+    }
   }
 
   /** Wakes a wait for commits (on close). */
@@ -134,12 +163,123 @@ export class FileLoader {
       const resumed = claim.kind === 'resumed';
       await this.db(name, async () => {
         await this.ledger.event(sha256, name, claim.kind, this.options.instance);
-        await this.ledger.startRun(claim.runId, name, sha256);
+        await this.ledger.runs.start(claim.runId, `file:${name}`, sha256, this.completeLayers);
       });
       return await this.load(path, name, sha256, claim.runId, claim.batchSize, resumed, move);
     } finally {
       held.delete(sha256);
     }
+  }
+
+  /**
+   * Completes a run left incomplete after its file was loaded (its holder died or was
+   * stopped after the commit point): the batches missing in a completion layer are
+   * read back from bronze, parsed as the file was, and sent again. Undefined when
+   * there is nothing to do here (held elsewhere, complete meanwhile, stopping).
+   */
+  async replay(run: IncompleteRun): Promise<FileOutcome | undefined> {
+    const { sha256, name, runId } = run;
+    if (held.has(sha256)) return undefined;
+    held.add(sha256);
+    try {
+      const { instance, leaseMs, bronzeTable } = this.options;
+      if (!(await this.db(name, () => this.ledger.claimReplay(run, instance, leaseMs)))) return undefined;
+      const c = current(sha256, run.completeLayers);
+      this.current = c;
+      const stopLease = this.holdLease(c);
+      const check = this.checker(c);
+      try {
+        const done = new Set(await this.db(name, () => this.ledger.committedBatches(sha256, c.layers)));
+        const missing = [...Array(run.batches).keys()].filter((b) => !done.has(b));
+        const detail = `${missing.length} of ${run.batches} batches from ${bronzeTable}`;
+        await this.db(name, () => this.ledger.event(sha256, name, 'replay', instance, detail));
+        const startedAt = new Date().toISOString();
+        for (const batch of missing) {
+          check();
+          await this.waitUntil(c, name, () => c.inFlight.size < this.options.readAhead, check);
+          const records = await this.bronzeBatch(run, batch);
+          this.hooks.send({
+            topic: name,
+            payload: records,
+            source: {
+              ...this.sourceOf(name, sha256, '', batch, batch === run.batches - 1, records),
+              replay: true,
+            },
+            run: { id: runId, startedAt },
+          });
+          c.inFlight.add(batch);
+          this.hooks.activity({ state: 'replaying', file: name, batch, of: run.batches });
+        }
+        const totals = await this.complete(c, name, runId, check);
+        await this.ledger.release(sha256, instance).catch(() => undefined);
+        this.loaded++;
+        return {
+          file: name,
+          path: name,
+          sha256,
+          state: 'loaded',
+          runId,
+          resumed: true,
+          replayed: missing.length,
+          batches: run.batches,
+          ...totals,
+        };
+      } catch (err) {
+        if (err instanceof Aborted) {
+          if (err.why === 'closed') await this.ledger.release(sha256, instance).catch(() => undefined);
+          return undefined;
+        }
+        const message = `${name}: the run cannot be completed from ${bronzeTable}: ${(err as Error).message}`;
+        await this.db(name, () => this.ledger.runs.fail(runId, message)).catch(() => undefined);
+        await this.ledger.release(sha256, instance).catch(() => undefined);
+        this.quarantined++;
+        return { file: name, path: name, sha256, state: 'failed', runId, error: message };
+      } finally {
+        stopLease();
+        if (this.current === c) this.current = undefined;
+      }
+    } finally {
+      held.delete(sha256);
+    }
+  }
+
+  /** The layers a run of this node must reach to be complete. */
+  private get completeLayers(): string[] {
+    const { commitLayer, completeLayers } = this.options;
+    return completeLayers.length ? completeLayers : commitLayer ? [commitLayer] : [];
+  }
+
+  private sourceOf(
+    name: string,
+    sha256: string,
+    path: string,
+    batch: number,
+    last: boolean,
+    records: FileRecord[],
+  ): FileSource {
+    return {
+      kind: 'file',
+      name,
+      key: sha256,
+      sha256,
+      path,
+      batch,
+      last,
+      lineStart: records[0]?.line_no ?? 0,
+      lineEnd: records[records.length - 1]?.line_no ?? 0,
+    };
+  }
+
+  /** One batch's records again, from bronze's raw lines. */
+  private async bronzeBatch(run: IncompleteRun, batch: number): Promise<FileRecord[]> {
+    const { layout } = run;
+    if (!layout) throw new Error('the ledger does not know how the file was parsed');
+    const table = this.options.bronzeTable;
+    const rows = await this.db(run.name, () => this.ledger.rawLines(table, run.sha256, batch));
+    if (!rows.length) {
+      throw new Error(`batch ${batch} has no rows there (does the bronze pg-write write the batch column?)`);
+    }
+    return rows.map((r) => recordFromRaw(layout, r.line_no, r.raw));
   }
 
   private async hash(path: string, size: number, mtimeMs: number): Promise<string> {
@@ -151,6 +291,33 @@ export class FileLoader {
     return sha256;
   }
 
+  /** Renews the lease every third of its length; returns the stop. A lost lease aborts the work. */
+  private holdLease(c: Current): () => void {
+    const { leaseMs, instance } = this.options;
+    const timer = setInterval(() => {
+      this.ledger.renew(c.sha256, instance, leaseMs).then(
+        (ours) => {
+          if (!ours) {
+            this.lost.add(c);
+            c.wake?.();
+          }
+        },
+        () => undefined, // the database is away: the lease runs on; the next renewal tries again
+      );
+    }, leaseMs / 3);
+    return () => {
+      clearInterval(timer);
+      this.lost.delete(c);
+    };
+  }
+
+  private checker(c: Current): () => void {
+    return () => {
+      if (this.signal.aborted) throw new Aborted('closed');
+      if (this.lost.has(c)) throw new Aborted('lost');
+    };
+  }
+
   private async load(
     path: string,
     name: string,
@@ -160,129 +327,116 @@ export class FileLoader {
     resumed: boolean,
     move: boolean,
   ): Promise<FileOutcome | undefined> {
-    const { commitLayers, leaseMs, instance } = this.options;
-    const current: Current = { sha256, reached: new Map(), committed: new Set(), inFlight: new Set() };
-    this.current = current;
-    let lost = false;
-    const lease = setInterval(() => {
-      this.ledger.renew(sha256, instance, leaseMs).then(
-        (ours) => {
-          if (!ours) {
-            lost = true;
-            current.wake?.();
-          }
-        },
-        () => undefined, // the database is away: the lease runs on; the next renewal tries again
-      );
-    }, leaseMs / 3);
+    const { commitLayer, instance } = this.options;
+    const c = current(sha256, layersOf(commitLayer, this.completeLayers));
+    this.current = c;
+    const stopLease = this.holdLease(c);
+    const check = this.checker(c);
     const reader = new CsvFileReader(path, { ...this.options.csv, batchSize });
     const startedAt = new Date().toISOString();
-    const check = () => {
-      if (this.signal.aborted) throw new Aborted('closed');
-      if (lost) throw new Aborted('lost');
-    };
+    let archived = false;
     try {
-      if (resumed && commitLayers.length) {
-        const before = await this.db(name, () => this.ledger.committedBatches(sha256, commitLayers));
-        for (const b of before) {
-          current.committed.add(b);
+      if (resumed && c.layers.length) {
+        for (const b of await this.db(name, () => this.ledger.committedBatches(sha256, c.layers))) {
+          c.committed.add(b);
         }
       }
       const layout = await reader.open();
       await this.db(name, () => this.ledger.setLayout(sha256, layout));
-      for await (const batch of reader.read((b) => current.committed.has(b))) {
+      for await (const batch of reader.read((b) => c.committed.has(b))) {
         check();
-        await this.waitForCommits(current, name, this.options.readAhead - 1, check);
+        await this.waitUntil(c, name, () => c.inFlight.size < this.options.readAhead, check);
         this.hooks.send({
           topic: name,
           payload: batch.records,
-          source: {
-            kind: 'file',
-            name,
-            key: sha256,
-            sha256,
-            path,
-            batch: batch.batch,
-            last: batch.last,
-            lineStart: batch.lineStart,
-            lineEnd: batch.lineEnd,
-          },
+          source: this.sourceOf(name, sha256, path, batch.batch, batch.last, batch.records),
           run: { id: runId, startedAt },
         });
-        if (commitLayers.length) current.inFlight.add(batch.batch);
+        if (c.layers.length) c.inFlight.add(batch.batch);
         const percent = reader.size ? Math.min(100, Math.floor((100 * reader.bytesRead) / reader.size)) : 100;
         this.hooks.activity({ state: 'reading', file: name, percent, batch: batch.batch });
       }
-      const total = reader.batches;
-      await this.waitForCommits(current, name, 0, check);
-      const counts = { rowsRead: reader.rowsRead, rowsSkipped: reader.rowsSkipped, batches: total };
-      // the run first: a failure here leaves the file claimed (then failed), never loaded without its run
-      const totals = await this.db(name, () =>
-        this.ledger.completeRun(runId, sha256, commitLayers.length ? commitLayers : ['bronze'], counts),
-      );
+      // the commit point: every batch in the commit layer, then the file is loaded and archived
+      if (commitLayer) await this.waitUntil(c, name, () => allReached(c, commitLayer), check);
+      const counts = { rowsRead: reader.rowsRead, rowsSkipped: reader.rowsSkipped, batches: reader.batches };
+      // the run first: a failure here leaves the file claimed (then failed), never loaded without its count
+      await this.db(name, () => this.ledger.runs.endRead(runId, counts));
       const ours = await this.db(name, () => this.ledger.markLoaded(sha256, instance, counts));
       if (!ours) throw new Aborted('lost');
       await this.db(name, () =>
         this.ledger.event(sha256, name, 'loaded', instance, `${counts.rowsRead} rows`),
       );
       const movedTo = move ? await moveInto(path, this.folders!.processed, name) : undefined;
+      archived = true;
+      const totals = await this.complete(c, name, runId, check);
+      await this.ledger.release(sha256, instance).catch(() => undefined);
       this.loaded++;
       return { file: name, path, sha256, state: 'loaded', runId, resumed, ...counts, ...totals, movedTo };
     } catch (err) {
       if (err instanceof Aborted) {
+        // after the commit point, a run left incomplete is replayed from bronze (by whoever starts next)
         if (err.why === 'closed') await this.ledger.release(sha256, instance).catch(() => undefined);
         else this.hooks.warn(`${name}: ${err.message}; left to it`);
         return undefined;
       }
+      if (archived) throw err;
       return await this.reject(path, name, sha256, runId, err as Error, move);
     } finally {
-      clearInterval(lease);
-      if (this.current === current) this.current = undefined;
+      stopLease();
+      if (this.current === c) this.current = undefined;
     }
   }
 
+  /** Waits until every batch is through every layer, then finalizes the run (or reads it, finalized by a pg-write). */
+  private async complete(c: Current, name: string, runId: string, check: () => void): Promise<RunTotals> {
+    await this.waitUntil(c, name, () => c.inFlight.size === 0, check);
+    const totals = await this.db(
+      name,
+      async () => (await this.ledger.runs.finalize(runId)) ?? (await this.ledger.runs.totals(runId)),
+    );
+    if (!totals) {
+      throw new Error(
+        `run ${runId} is not complete although every batch reached ${c.layers.join(' and ')} (was it started with other layers?)`,
+      );
+    }
+    return totals;
+  }
+
   /**
-   * Waits until at most `most` sent batches are uncommitted: woken by in-process
-   * commits, and asking the ledger every second (a pg-write on another config node or
-   * in another process).
+   * Waits until `ready()`: woken by in-process commits, and asking the ledger every
+   * second (a pg-write on another config node or in another process).
    */
-  private async waitForCommits(current: Current, name: string, most: number, check: () => void) {
-    const layerList = this.options.commitLayers.map((l) => `"${l}"`).join(' and ');
+  private async waitUntil(c: Current, name: string, ready: () => boolean, check: () => void) {
     let waitedSince = Date.now();
     let warned = false;
-    let seen = current.committed.size;
-    while (current.inFlight.size > most) {
+    let seen = c.committed.size;
+    while (!ready()) {
       check();
-      this.hooks.activity({ state: 'waiting', file: name, pending: current.inFlight.size });
+      this.hooks.activity({ state: 'waiting', file: name, pending: c.inFlight.size, layers: c.layers });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, LEDGER_POLL_MS);
-        current.wake = () => {
+        c.wake = () => {
           clearTimeout(timer);
           resolve();
         };
       });
-      current.wake = undefined;
+      c.wake = undefined;
       check();
-      if (current.inFlight.size <= most) break;
-      const fromLedger = await this.ledger
-        .committedBatches(current.sha256, this.options.commitLayers, [...current.inFlight])
-        .catch(() => []);
-      for (const b of fromLedger) {
-        current.committed.add(b);
-        current.inFlight.delete(b);
-      }
-      if (current.committed.size > seen) {
-        seen = current.committed.size;
+      if (ready()) break;
+      const fromLedger = await this.ledger.progressOf(c.sha256, c.layers, [...c.inFlight]).catch(() => []);
+      for (const p of fromLedger) reach(c, p.batch, p.layer);
+      if (c.committed.size > seen) {
+        seen = c.committed.size;
         waitedSince = Date.now();
       } else if (!warned && Date.now() - waitedSince > COMMIT_WARN_MS) {
         warned = true;
+        const layerList = c.layers.map((l) => `"${l}"`).join(' and ');
         this.hooks.warn(
           `${name}: no batch committed in ${layerList} for ${COMMIT_WARN_MS / 1000} s — is watch-folder wired to a pg-write for each of them (Progress as)?`,
         );
       }
     }
   }
-
   /** A whole-file failure (quarantined) or an I/O failure (failed): ledger, run, file and error file. */
   private async reject(
     path: string,
@@ -299,7 +453,7 @@ export class FileLoader {
     const { instance } = this.options;
     await this.db(name, async () => {
       await this.ledger.markRejected(sha256, instance, state, message);
-      await this.ledger.failRun(runId, message);
+      await this.ledger.runs.fail(runId, message);
       await this.ledger.event(sha256, name, state, instance, message);
     });
     let movedTo: string | undefined;

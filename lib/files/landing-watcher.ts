@@ -1,8 +1,9 @@
 /**
  * The landing folder: notice complete files (size and mtime unchanged over N polls,
  * woken by folder events unless polling only), offer files left in `processing/`
- * again until they are handled, and hand them one at a time to the FileLoader, which
- * claims, streams and archives each (see file-loader.ts). Input paths join the queue.
+ * and runs left incomplete after their file was loaded again until they are handled,
+ * and hand them one at a time to the FileLoader, which claims, streams and archives
+ * each, or replays a run from bronze (see file-loader.ts). Input paths join the queue.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { basename, join } from 'node:path';
 import { FileLoader, type JobKind } from './file-loader';
 import { ensureFolders, landingFolders, StabilityTracker, type LandingFolders } from './folders';
 import { globMatcher } from './glob';
-import type { Ledger } from './ledger';
+import type { IncompleteRun, Ledger } from './ledger';
 import type { FileOutcome, WatcherHooks, WatcherOptions } from './watch-types';
 
 export type * from './watch-types';
@@ -19,8 +20,10 @@ export type * from './watch-types';
 const EMPTY_FILE_GRACE_MS = 5000;
 
 interface Job {
-  kind: JobKind;
+  kind: JobKind | 'replay';
+  /** The file, or `replay:<run id>`. */
   path: string;
+  run?: IncompleteRun;
   resolve?: (o: FileOutcome) => void;
   reject?: (e: Error) => void;
 }
@@ -36,11 +39,12 @@ export class LandingWatcher {
   private fsWatcher?: FSWatcher;
   private pollTimer?: NodeJS.Timeout;
   private processingTimer?: NodeJS.Timeout;
+  private runsTimer?: NodeJS.Timeout;
   private working?: Promise<void>;
 
   constructor(
     readonly options: WatcherOptions,
-    ledger: Ledger,
+    private readonly ledger: Ledger,
     private readonly hooks: WatcherHooks,
   ) {
     this.matches = globMatcher(options.glob);
@@ -50,6 +54,7 @@ export class LandingWatcher {
   }
 
   async start(): Promise<void> {
+    this.scanRuns();
     if (!this.folders) return;
     await ensureFolders(this.folders);
     if (!this.options.usePolling) {
@@ -71,6 +76,7 @@ export class LandingWatcher {
     this.fsWatcher?.close();
     clearTimeout(this.pollTimer);
     clearTimeout(this.processingTimer);
+    clearTimeout(this.runsTimer);
     this.loader.wake();
     for (const job of this.queue) job.reject?.(new Error('watch-folder stopped before the file was read'));
     this.queue.length = 0;
@@ -107,7 +113,10 @@ export class LandingWatcher {
     while (this.queue.length && !this.closed()) {
       const job = this.queue.shift()!;
       try {
-        const outcome = await this.loader.handle(job.kind, job.path);
+        const outcome =
+          job.kind === 'replay'
+            ? await this.loader.replay(job.run!)
+            : await this.loader.handle(job.kind, job.path);
         if (outcome) {
           if (outcome.state !== 'busy' && job.kind !== 'input') this.hooks.finished(outcome);
           job.resolve?.(outcome);
@@ -188,5 +197,19 @@ export class LandingWatcher {
       });
   }
 
-  // ---- one file -----------------------------------------------------------------------------
+  /** Runs left incomplete after their file was loaded (see Ledger.incompleteRuns): replayed from bronze. */
+  private scanRuns(): void {
+    if (this.closed()) return;
+    this.ledger
+      .incompleteRuns(this.options.instance)
+      .then((runs) => {
+        for (const run of runs) this.enqueue({ kind: 'replay', path: `replay:${run.runId}`, run });
+      })
+      .catch(() => undefined) // the database is away: the next scan asks again
+      .finally(() => {
+        if (this.closed()) return;
+        this.runsTimer = setTimeout(() => this.scanRuns(), Math.max(1000, this.options.leaseMs / 2));
+        this.runsTimer.unref?.();
+      });
+  }
 }

@@ -1,10 +1,13 @@
 /**
- * The file ledger (`medallion.files`, `medallion.file_events`, `medallion.runs`):
+ * The file ledger (`medallion.files`, `medallion.file_events`, and the runs):
  * who holds which content, for how long, and what became of it. Content is the key
- * (sha256), so a file dropped again under another name is recognised.
+ * (sha256), so a file dropped again under another name is recognised. A loaded file
+ * keeps its lease until its run is complete; a run left incomplete (its holder died
+ * after the commit point) is found here and replayed from bronze.
  */
 import type { Pool } from 'pg';
 import { qualified, resolveTable, type SchemaNames } from '../pg/identifiers';
+import { Runs } from '../pg/runs';
 import type { CsvLayout } from './csv-reader';
 
 export type FileState = 'claimed' | 'loaded' | 'quarantined' | 'failed';
@@ -40,34 +43,45 @@ export interface ClaimRequest {
   batchSize: number;
 }
 
+/** `medallion.files.csv_options` as `setLayout` stores it. */
+interface CsvOptions {
+  delimiter: string;
+  quote: string;
+  columns: string[];
+}
+
 export interface FileCounts {
   rowsRead: number;
   rowsSkipped: number;
   batches: number;
 }
 
-export interface RunTotals {
-  rowsRead: number;
-  rowsSkipped: number;
-  rowsInserted: number;
-  rowsDuplicate: number;
-  rowsQuarantined: number;
-  durationMs: number;
+/** A loaded file whose run is not complete: what a replay from bronze needs. */
+export interface IncompleteRun {
+  sha256: string;
+  name: string;
+  runId: string;
+  batches: number;
+  completeLayers: string[];
+  /** How the file was parsed (`setLayout`). */
+  layout?: CsvLayout;
 }
 
 export class Ledger {
+  readonly runs: Runs;
   private readonly files: string;
   private readonly events: string;
-  private readonly runs: string;
+  private readonly runTable: string;
   private readonly batches: string;
 
   constructor(
     private readonly pool: Pool,
-    schemas: SchemaNames,
+    private readonly schemas: SchemaNames,
   ) {
+    this.runs = new Runs(pool, schemas);
     this.files = qualified(resolveTable('medallion.files', schemas));
     this.events = qualified(resolveTable('medallion.file_events', schemas));
-    this.runs = qualified(resolveTable('medallion.runs', schemas));
+    this.runTable = qualified(resolveTable('medallion.runs', schemas));
     this.batches = qualified(resolveTable('medallion.batches', schemas));
   }
 
@@ -114,17 +128,17 @@ export class Ledger {
   async renew(sha256: string, instance: string, leaseMs: number): Promise<boolean> {
     const { rowCount } = await this.pool.query(
       `UPDATE ${this.files} SET lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
-        WHERE sha256 = $1 AND claimed_by = $2 AND state = 'claimed'`,
+        WHERE sha256 = $1 AND claimed_by = $2 AND state IN ('claimed', 'loaded')`,
       [sha256, instance, leaseMs],
     );
     return rowCount === 1;
   }
 
-  /** Lets the lease go at once (redeploy, shutdown): whoever starts next may resume the file. */
+  /** Lets the lease go at once (redeploy, shutdown, run complete): whoever starts next may resume the file. */
   async release(sha256: string, instance: string): Promise<void> {
     await this.pool.query(
       `UPDATE ${this.files} SET lease_until = now(), updated_at = now()
-        WHERE sha256 = $1 AND claimed_by = $2 AND state = 'claimed'`,
+        WHERE sha256 = $1 AND claimed_by = $2 AND state IN ('claimed', 'loaded')`,
       [sha256, instance],
     );
   }
@@ -152,10 +166,40 @@ export class Ledger {
     return rows.map((r) => r.batch);
   }
 
-  /** Marks the content loaded (only while we hold it); false when the claim was lost. */
+  /** The progress rows of the content's batches `among` in `layers`. */
+  async progressOf(
+    sha256: string,
+    layers: string[],
+    among: number[],
+  ): Promise<Array<{ batch: number; layer: string }>> {
+    const { rows } = await this.pool.query<{ batch: number; layer: string }>(
+      `SELECT batch, layer FROM ${this.batches} WHERE source_key = $1 AND layer = ANY($2) AND batch = ANY($3)`,
+      [sha256, layers, among],
+    );
+    return rows;
+  }
+
+  /** The raw lines of one batch of the content in the bronze table, in file order. */
+  async rawLines(
+    table: string,
+    sha256: string,
+    batch: number,
+  ): Promise<Array<{ line_no: number; raw: Buffer }>> {
+    const { rows } = await this.pool.query<{ line_no: string; raw: Buffer }>(
+      `SELECT line_no, raw FROM ${qualified(resolveTable(table, this.schemas))}
+        WHERE source_key = $1 AND batch = $2 ORDER BY line_no`,
+      [sha256, batch],
+    );
+    return rows.map((r) => ({ line_no: Number(r.line_no), raw: r.raw }));
+  }
+
+  /**
+   * Marks the content loaded (only while we hold it; the lease stays ours until the
+   * run is complete); false when the claim was lost.
+   */
   async markLoaded(sha256: string, instance: string, counts: FileCounts): Promise<boolean> {
     const { rowCount } = await this.pool.query(
-      `UPDATE ${this.files} SET state = 'loaded', lease_until = NULL, finished_at = now(), updated_at = now(),
+      `UPDATE ${this.files} SET state = 'loaded', finished_at = now(), updated_at = now(),
               rows_read = $3, rows_skipped = $4, batches = $5
         WHERE sha256 = $1 AND claimed_by = $2 AND state = 'claimed'`,
       [sha256, instance, counts.rowsRead, counts.rowsSkipped, counts.batches],
@@ -179,45 +223,44 @@ export class Ledger {
     );
   }
 
-  async startRun(runId: string, name: string, sha256: string): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO ${this.runs} (run_id, source, source_key) VALUES ($1, $2, $3) ON CONFLICT (run_id) DO NOTHING`,
-      [runId, `file:${name}`, sha256],
-    );
-  }
-
   /**
-   * Completes the run from the first-commit counts of the content's batches (never
-   * from a replay's conflicts), with the reader's read/skipped counts: inserted and
-   * duplicate from the first of `layers`, quarantined from what it refused plus every
-   * row of the others (the quarantine layer).
+   * Loaded files whose run is not complete and whose holder is gone (lease expired) or
+   * is this instance (from before a restart): the runs to replay from bronze.
    */
-  async completeRun(runId: string, sha256: string, layers: string[], counts: FileCounts): Promise<RunTotals> {
-    const { rows } = await this.pool.query<RunTotals>(
-      `UPDATE ${this.runs} r SET status = 'complete', finished_at = now(), error = NULL,
-              rows_read = $3, rows_skipped = $4,
-              rows_inserted = s.inserted, rows_duplicate = s.duplicate, rows_quarantined = s.quarantined,
-              duration_ms = round(extract(epoch FROM now() - r.started_at) * 1000)
-         FROM (SELECT coalesce(sum(inserted) FILTER (WHERE layer = ($5::text[])[1]), 0) AS inserted,
-                      coalesce(sum(duplicate) FILTER (WHERE layer = ($5::text[])[1]), 0) AS duplicate,
-                      coalesce(sum(quarantined) FILTER (WHERE layer = ($5::text[])[1]), 0)
-                        + coalesce(sum(rows_in) FILTER (WHERE layer <> ($5::text[])[1]), 0) AS quarantined
-                 FROM ${this.batches} WHERE source_key = $2 AND layer = ANY($5::text[])) s
-        WHERE r.run_id = $1
-        RETURNING r.rows_read::int AS "rowsRead", r.rows_skipped::int AS "rowsSkipped",
-                  r.rows_inserted::int AS "rowsInserted", r.rows_duplicate::int AS "rowsDuplicate",
-                  r.rows_quarantined::int AS "rowsQuarantined", r.duration_ms::int AS "durationMs"`,
-      [runId, sha256, counts.rowsRead, counts.rowsSkipped, layers],
+  async incompleteRuns(instance: string, limit = 100): Promise<IncompleteRun[]> {
+    const { rows } = await this.pool.query<
+      IncompleteRun & { options: CsvOptions | null; header: string | null }
+    >(
+      `SELECT f.sha256, f.name, f.run_id AS "runId", r.batches, r.complete_layers AS "completeLayers",
+              f.csv_options AS options, f.header
+         FROM ${this.files} f JOIN ${this.runTable} r ON r.run_id = f.run_id
+        WHERE f.state = 'loaded' AND r.status = 'running' AND r.batches IS NOT NULL
+          AND (f.lease_until IS NULL OR f.lease_until < now() OR f.claimed_by = $1)
+        ORDER BY f.finished_at LIMIT $2`,
+      [instance, limit],
     );
-    return rows[0];
+    return rows.map(({ options, header, ...run }) => ({
+      ...run,
+      layout: options
+        ? {
+            delimiter: options.delimiter,
+            quote: options.quote,
+            names: options.columns,
+            header: header ?? undefined,
+          }
+        : undefined,
+    }));
   }
 
-  async failRun(runId: string, error: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE ${this.runs} SET status = 'failed', finished_at = now(), error = $2,
-              duration_ms = round(extract(epoch FROM now() - started_at) * 1000)
-        WHERE run_id = $1`,
-      [runId, error],
+  /** Takes the lease of a loaded file to replay its incomplete run; false when someone else holds it. */
+  async claimReplay(run: IncompleteRun, instance: string, leaseMs: number): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE ${this.files} f SET claimed_by = $3, lease_until = now() + $4 * interval '1 millisecond', updated_at = now()
+        WHERE f.sha256 = $1 AND f.run_id = $2 AND f.state = 'loaded'
+          AND (f.lease_until IS NULL OR f.lease_until < now() OR f.claimed_by = $3)
+          AND EXISTS (SELECT 1 FROM ${this.runTable} r WHERE r.run_id = $2 AND r.status = 'running')`,
+      [run.sha256, run.runId, instance, leaseMs],
     );
+    return rowCount === 1;
   }
 }

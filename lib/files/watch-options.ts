@@ -21,6 +21,8 @@ export interface WatchForm {
   batchSize?: string | number;
   readAhead?: string | number;
   commitLayer?: string;
+  completeLayers?: string;
+  bronzeTable?: string;
   leaseSeconds?: string | number;
 }
 
@@ -42,10 +44,12 @@ export function watcherOptions(form: WatchForm, userDir: string, env = process.e
     },
     batchSize: Math.max(1, numberOr(form.batchSize, 5000)),
     readAhead: Math.max(1, numberOr(form.readAhead, 4)),
-    commitLayers: (form.commitLayer ?? 'bronze')
+    commitLayer: (form.commitLayer ?? 'bronze').trim(),
+    completeLayers: (form.completeLayers ?? '')
       .split(',')
       .map((l) => l.trim())
       .filter(Boolean),
+    bronzeTable: form.bronzeTable?.trim() || 'bronze.records',
     leaseMs: Math.max(3, numberOr(form.leaseSeconds, 30)) * 1000,
     instance: env.MEDALLION_INSTANCE || `${hostname()}:${userDir}`,
   };

@@ -5,7 +5,7 @@
 import { compactNumber, type StatusValue } from '../status';
 import type { FileOutcome, WatcherActivity } from './landing-watcher';
 
-export function activityStatus(a: WatcherActivity, watching: boolean, commitLayers: string[]): StatusValue {
+export function activityStatus(a: WatcherActivity, watching: boolean): StatusValue {
   switch (a.state) {
     case 'reading':
       return { fill: 'blue', shape: 'dot', text: `${a.file} ${a.percent} % · batch ${a.batch}` };
@@ -14,9 +14,15 @@ export function activityStatus(a: WatcherActivity, watching: boolean, commitLaye
       return {
         fill: 'blue',
         shape: 'ring',
-        text: `${a.file}: ${batches} waiting for ${commitLayers.join(' + ')} commits`,
+        text: `${a.file}: ${batches} waiting for ${a.layers.join(' + ')} commits`,
       };
     }
+    case 'replaying':
+      return {
+        fill: 'blue',
+        shape: 'dot',
+        text: `${a.file}: replaying batch ${a.batch + 1} of ${a.of} from bronze`,
+      };
     case 'retrying':
       return { fill: 'yellow', shape: 'ring', text: `${a.file}: ${a.reason}` };
     default: {

@@ -11,14 +11,21 @@ export interface WatcherOptions {
   usePolling: boolean;
   csv: Omit<CsvReadOptions, 'batchSize'>;
   batchSize: number;
-  /** Batches sent but not yet committed, at most. */
+  /** Batches sent but not yet through every layer waited for, at most. */
   readAhead: number;
   /**
-   * The layers whose progress rows, all of them, mean a batch is committed; empty: a
-   * file is done once read. The first holds the stored rows; the others (a quarantine)
-   * count as quarantined in the run.
+   * The commit point: a file is loaded and archived once every batch has its progress
+   * row in this layer (bronze); empty: once read.
    */
-  commitLayers: string[];
+  commitLayer: string;
+  /**
+   * The layers every batch must reach for the run to be complete (default: the commit
+   * layer). The first holds the stored rows; every row of the others (a quarantine)
+   * counts as quarantined. Reading is paced on these and the commit layer.
+   */
+  completeLayers: string[];
+  /** Where a run left incomplete is replayed from: the table holding the raw lines and their batch numbers. */
+  bronzeTable: string;
   leaseMs: number;
   instance: string;
 }
@@ -33,6 +40,8 @@ export interface FileSource {
   last: boolean;
   lineStart: number;
   lineEnd: number;
+  /** The batch is replayed from bronze (the file's run was left incomplete). */
+  replay?: boolean;
 }
 
 export interface BatchMessage {
@@ -59,6 +68,8 @@ export interface FileOutcome {
   batches?: number;
   durationMs?: number;
   resumed?: boolean;
+  /** Batches replayed from bronze to complete the run. */
+  replayed?: number;
   rule?: string;
   error?: string;
   /** Where the file is now. */
@@ -68,7 +79,8 @@ export interface FileOutcome {
 export type WatcherActivity =
   | { state: 'idle'; loaded: number; quarantined: number }
   | { state: 'reading'; file: string; percent: number; batch: number }
-  | { state: 'waiting'; file: string; pending: number }
+  | { state: 'waiting'; file: string; pending: number; layers: string[] }
+  | { state: 'replaying'; file: string; batch: number; of: number }
   | { state: 'retrying'; file: string; reason: string };
 
 export interface WatcherHooks {

@@ -28,8 +28,7 @@ export = (RED: NodeAPI) => {
     } catch (err) {
       setupError ??= (err as Error).message;
     }
-    const activity = (a: WatcherActivity) =>
-      status.set(activityStatus(a, Boolean(options?.folder), options?.commitLayers ?? []));
+    const activity = (a: WatcherActivity) => status.set(activityStatus(a, Boolean(options?.folder)));
 
     if (service && options && !setupError) {
       try {

@@ -1,7 +1,8 @@
 /**
  * watch-folder in a real Node-RED process: a large file streams with flat memory, and
- * `kill -9` in the middle of a file followed by a restart ends with every line in
- * bronze exactly once and the file in `processed/`.
+ * `kill -9` in the middle of a file, between bronze and silver, or after the file was
+ * archived, followed by a restart, ends with every line in bronze and silver exactly
+ * once, the file in `processed/` and its run complete.
  */
 import assert from 'node:assert/strict';
 import {
@@ -168,14 +169,15 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     );
   });
 
-  it('kill -9 between the bronze and silver writes, then a restart: the run reconciles, no row twice', async () => {
-    const rows = 300_000;
+  /** flows.json: the landing flow → validate (iot-temp) → silver and quarantine, the run complete in both. */
+  function writeSilverFlow(silverDisabled = false, watch: Record<string, unknown> = {}) {
     const [cfg, wf, bronze] = landingFlow({
       url: db.url,
       landing,
-      watch: { pollInterval: 100, commitLayer: 'silver, quarantine' },
+      watch: { pollInterval: 100, completeLayers: 'silver, quarantine', ...watch },
       common: { z: 'tab' },
     });
+    const d = silverDisabled;
     writeFileSync(
       join(userDir, 'flows.json'),
       JSON.stringify([
@@ -184,34 +186,17 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
         wf,
         { ...bronze, wires: [['v'], []] },
         { id: 'v', z: 'tab', type: 'medallion-validate', profile: 'iot-temp', wires: [['pgs'], ['pgq']] },
-        { ...pgWrite('pgs', 'silver.temperature_readings', 'silver'), z: 'tab' },
-        { ...pgWrite('pgq', 'silver.quarantine', 'quarantine'), z: 'tab' },
+        { ...pgWrite('pgs', 'silver.temperature_readings', 'silver'), z: 'tab', d },
+        { ...pgWrite('pgq', 'silver.quarantine', 'quarantine'), z: 'tab', d },
       ]),
     );
-    await writeIotTempCsv(join(work, 'crash.csv'), rows);
-    nodeRed = await startNodeRed();
-    renameSync(join(work, 'crash.csv'), join(landing, 'crash.csv'));
-    const silverCount = async () =>
-      (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM silver.temperature_readings'))[0].n;
-    await poll(
-      async () => ((await silverCount()) >= 30_000 ? true : undefined),
-      120_000,
-      '30 000 rows in silver',
-      50,
-    );
-    nodeRed.child.kill('SIGKILL');
-    await nodeRed.exited(10_000);
-    const [inBronze, inSilver] = [await bronzeCount(), await silverCount()];
-    assert.ok(inSilver < rows, `the kill came too late: ${inSilver} of ${rows} rows were in silver`);
-    assert.ok(inSilver <= inBronze, 'silver never runs ahead of bronze');
-    assert.ok(existsSync(join(landing, 'processing', 'crash.csv')), 'the file waits in processing/');
+  }
 
-    nodeRed = await startNodeRed();
-    await poll(
-      async () => existsSync(join(landing, 'processed', 'crash.csv')) || undefined,
-      180_000,
-      'crash.csv in processed/',
-    );
+  const silverCount = async () =>
+    (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM silver.temperature_readings'))[0].n;
+
+  /** Every row in bronze, silver and the run once: what both kill tests end with. */
+  async function assertReconciled(rows: number) {
     const [counts] = await query(
       db.url,
       `SELECT (SELECT count(*)::int FROM bronze.records) AS bronze,
@@ -231,5 +216,81 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
       rows_duplicate: 0,
       rows_quarantined: 0,
     });
+  }
+
+  it('kill -9 between the bronze and silver writes, then a restart: the run reconciles, no row twice', async () => {
+    const rows = 300_000;
+    writeSilverFlow();
+    await writeIotTempCsv(join(work, 'crash.csv'), rows);
+    nodeRed = await startNodeRed();
+    renameSync(join(work, 'crash.csv'), join(landing, 'crash.csv'));
+    await poll(
+      async () => ((await silverCount()) >= 30_000 ? true : undefined),
+      120_000,
+      '30 000 rows in silver',
+      50,
+    );
+    nodeRed.child.kill('SIGKILL');
+    await nodeRed.exited(10_000);
+    const [inBronze, inSilver] = [await bronzeCount(), await silverCount()];
+    assert.ok(inSilver < rows, `the kill came too late: ${inSilver} of ${rows} rows were in silver`);
+    assert.ok(inSilver <= inBronze, 'silver never runs ahead of bronze');
+    assert.ok(existsSync(join(landing, 'processing', 'crash.csv')), 'the file waits in processing/');
+
+    nodeRed = await startNodeRed();
+    await poll(
+      async () => existsSync(join(landing, 'processed', 'crash.csv')) || undefined,
+      180_000,
+      'crash.csv in processed/',
+    );
+    await poll(
+      async () =>
+        (await query(db.url, `SELECT 1 FROM medallion.runs WHERE status = 'complete'`)).length
+          ? true
+          : undefined,
+      60_000,
+      'the run complete',
+    );
+    await assertReconciled(rows);
+  });
+
+  it('kill -9 after the file is archived and before silver has it, then a restart: the run is replayed from bronze', async () => {
+    const rows = 150_000;
+    // the silver writers disabled: the process dies after the commit point, with nothing in silver
+    writeSilverFlow(true, { readAhead: 100 });
+    await writeIotTempCsv(join(work, 'late.csv'), rows);
+    nodeRed = await startNodeRed();
+    renameSync(join(work, 'late.csv'), join(landing, 'late.csv'));
+    await poll(
+      async () => existsSync(join(landing, 'processed', 'late.csv')) || undefined,
+      120_000,
+      'late.csv in processed/',
+    );
+    nodeRed.child.kill('SIGKILL');
+    await nodeRed.exited(10_000);
+    assert.equal(await bronzeCount(), rows);
+    assert.equal(await silverCount(), 0);
+    const [before] = await query(db.url, `SELECT status FROM medallion.runs`);
+    assert.deepEqual(before, { status: 'running' });
+
+    writeSilverFlow(false);
+    nodeRed = await startNodeRed();
+    await poll(
+      async () =>
+        (await query(db.url, `SELECT 1 FROM medallion.runs WHERE status = 'complete'`)).length
+          ? true
+          : undefined,
+      120_000,
+      'the run complete',
+    );
+    await assertReconciled(rows);
+    const events = await query<{ event: string }>(
+      db.url,
+      'SELECT event FROM medallion.file_events ORDER BY id',
+    );
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['claimed', 'loaded', 'replay'],
+    );
   });
 });

@@ -15,7 +15,9 @@ describe('lib/files/watch-options', () => {
       csv: { delimiter: 'auto', quote: '"', columns: [] },
       batchSize: 5000,
       readAhead: 4,
-      commitLayers: ['bronze'],
+      commitLayer: 'bronze',
+      completeLayers: [],
+      bronzeTable: 'bronze.records',
       leaseMs: 30_000,
       instance: `${hostname()}:/srv/node-red`,
     });
@@ -34,7 +36,9 @@ describe('lib/files/watch-options', () => {
         columns: ' ts , temp ,, room ',
         batchSize: '200',
         readAhead: '0',
-        commitLayer: ' silver , quarantine ',
+        commitLayer: ' bronze ',
+        completeLayers: ' silver , quarantine ',
+        bronzeTable: ' raw.lines ',
         leaseSeconds: '1',
       },
       '/srv/node-red',
@@ -46,7 +50,9 @@ describe('lib/files/watch-options', () => {
     assert.deepEqual(o.csv, { delimiter: '\t', quote: '', columns: ['ts', 'temp', 'room'] });
     assert.equal(o.batchSize, 200);
     assert.equal(o.readAhead, 1);
-    assert.deepEqual(o.commitLayers, ['silver', 'quarantine']);
+    assert.equal(o.commitLayer, 'bronze');
+    assert.deepEqual(o.completeLayers, ['silver', 'quarantine']);
+    assert.equal(o.bronzeTable, 'raw.lines');
     assert.equal(o.leaseMs, 3000);
     assert.equal(o.instance, 'plant-a');
   });
@@ -61,33 +67,35 @@ describe('lib/files/watch-options', () => {
 });
 
 describe('lib/files/watch-status', () => {
-  it('shows reading, waiting, retrying and idle', () => {
-    assert.deepEqual(
-      activityStatus({ state: 'reading', file: 'a.csv', percent: 42, batch: 7 }, true, ['bronze']),
-      {
-        fill: 'blue',
-        shape: 'dot',
-        text: 'a.csv 42 % · batch 7',
-      },
-    );
+  it('shows reading, waiting, replaying, retrying and idle', () => {
+    assert.deepEqual(activityStatus({ state: 'reading', file: 'a.csv', percent: 42, batch: 7 }, true), {
+      fill: 'blue',
+      shape: 'dot',
+      text: 'a.csv 42 % · batch 7',
+    });
     assert.equal(
-      activityStatus({ state: 'waiting', file: 'a.csv', pending: 1 }, true, ['bronze']).text,
+      activityStatus({ state: 'waiting', file: 'a.csv', pending: 1, layers: ['bronze'] }, true).text,
       'a.csv: 1 batch waiting for bronze commits',
     );
     assert.equal(
-      activityStatus({ state: 'waiting', file: 'a.csv', pending: 3 }, true, ['silver', 'quarantine']).text,
+      activityStatus({ state: 'waiting', file: 'a.csv', pending: 3, layers: ['silver', 'quarantine'] }, true)
+        .text,
       'a.csv: 3 batches waiting for silver + quarantine commits',
     );
     assert.equal(
-      activityStatus({ state: 'retrying', file: 'a.csv', reason: 'ECONNREFUSED' }, true, ['bronze']).fill,
+      activityStatus({ state: 'replaying', file: 'a.csv', batch: 2, of: 10 }, true).text,
+      'a.csv: replaying batch 3 of 10 from bronze',
+    );
+    assert.equal(
+      activityStatus({ state: 'retrying', file: 'a.csv', reason: 'ECONNREFUSED' }, true).fill,
       'yellow',
     );
     assert.equal(
-      activityStatus({ state: 'idle', loaded: 3, quarantined: 1 }, true, ['bronze']).text,
+      activityStatus({ state: 'idle', loaded: 3, quarantined: 1 }, true).text,
       'watching · 3 loaded · 1 quarantined',
     );
     assert.equal(
-      activityStatus({ state: 'idle', loaded: 0, quarantined: 0 }, false, ['bronze']).text,
+      activityStatus({ state: 'idle', loaded: 0, quarantined: 0 }, false).text,
       'ready · 0 loaded',
     );
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeMessage } from 'node-red';
@@ -9,49 +9,17 @@ import pgConfigNode from '../../nodes/pg-config/pg-config';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import validateNode from '../../nodes/validate/validate';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
+import { DATASETS, expectCampus, expectIotTemp } from '../support/datasets';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, nextMessage, statuses, waitFor } from '../support/flow';
 import { landingFlow, pgWrite } from '../support/landing-flow';
 import { poll } from '../support/processes';
 
-const DATASETS = join(__dirname, '..', '..', '..', 'shared', 'datasets');
-
 type Outcome = NodeMessage & { payload: FileOutcome };
 type Caught = NodeMessage & { error: { message: string } };
 
-/** iot-temp's rules, applied independently of the node to the file's lines. */
-function expectIotTemp(path: string) {
-  const all = readFileSync(path, 'utf8').split('\n').slice(1);
-  if (all[all.length - 1] === '') all.pop();
-  const blank = (l: string) => l.replace(/[,\s]/g, '') === '';
-  const skipped = all.filter(blank).length;
-  const lines = all.filter((l) => !blank(l));
-  const ids = new Set<string>();
-  let valid = 0;
-  let invalid = 0;
-  for (const line of lines) {
-    const [id, room, date, temp, io] = line.replace(/\r$/, '').split(',');
-    const m = /^(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d)$/.exec(date ?? '');
-    const real =
-      m !== null &&
-      new Date(Date.UTC(+m[3], +m[2] - 1, +m[1], +m[4], +m[5])).getUTCDate() === +m[1] &&
-      +m[4] < 24;
-    const t = Number(temp);
-    const ok =
-      !!id?.trim() &&
-      !!room?.trim() &&
-      real &&
-      temp?.trim() !== '' &&
-      Number.isFinite(t) &&
-      t >= -50 &&
-      t <= 60;
-    if (ok && (io === 'In' || io === 'Out')) {
-      valid++;
-      ids.add(id);
-    } else invalid++;
-  }
-  return { valid, invalid, distinct: ids.size, skipped };
-}
+/** The run is complete once every batch is in silver and in quarantine (the bundled flow's setting). */
+const RUN_LAYERS = { completeLayers: 'silver, quarantine' };
 
 describe('medallion-validate node (real PostgreSQL, the real datasets)', function () {
   this.timeout(60_000);
@@ -105,6 +73,17 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
       [pgConfigNode, pgWriteNode, watchFolderNode, validateNode],
       flow(validate, silverTable, watch),
     );
+
+  /** The run as medallion.runs has it. */
+  async function runOf(runId: string) {
+    const [run] = await query<Record<string, string | number>>(
+      db.url,
+      `SELECT status, rows_read::int, rows_skipped::int, rows_inserted::int, rows_duplicate::int, rows_quarantined::int
+         FROM medallion.runs WHERE run_id = $1`,
+      [runId],
+    );
+    return run;
+  }
 
   async function layerCounts(layer: string) {
     const [row] = await query<{ batches: number; rows_in: number; inserted: number; duplicate: number }>(
@@ -168,16 +147,16 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     assert.equal(after, expected.distinct);
   });
 
-  it('with silver and quarantine as commit layers, archives after both and completes the run: read = inserted + duplicate + quarantined', async () => {
+  it('with the run complete in silver and quarantine, tells the file done once both have every batch: read = inserted + duplicate + quarantined', async () => {
     const source = join(DATASETS, 'IOT-temp.csv');
     const expected = expectIotTemp(source);
-    await load({}, undefined, { commitLayer: 'silver, quarantine', batchSize: 2000, readAhead: 2 });
+    await load({}, undefined, { completeLayers: 'silver, quarantine', batchSize: 2000, readAhead: 2 });
     const done = nextMessage<Outcome>('files', 50_000);
     copyFileSync(source, join(landing, 'IOT-temp.csv'));
     const { payload: file } = await done;
     assert.equal(file.state, 'loaded');
     const [silver, quarantine] = [await layerCounts('silver'), await layerCounts('quarantine')];
-    assert.equal(silver.batches, file.batches, 'every batch reached silver before the file was archived');
+    assert.equal(silver.batches, file.batches, 'every batch reached silver before the file was reported');
     assert.equal(quarantine.batches, file.batches);
     const [run] = await query<Record<string, string | number>>(
       db.url,
@@ -193,6 +172,61 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
       rows_duplicate: expected.valid - expected.distinct,
       rows_quarantined: expected.invalid,
     });
+  });
+
+  it('completes a run left incomplete after its file was archived by replaying it from bronze on start', async () => {
+    const source = join(DATASETS, 'IOT-temp.csv');
+    const expected = expectIotTemp(source);
+    const watch = { ...RUN_LAYERS, batchSize: 5000, readAhead: 100 };
+    // stopped between bronze and silver: validate's outputs lead nowhere, so silver and quarantine get nothing
+    const cut = flow({}, undefined, watch).map((n) => (n.id === 'v' ? { ...n, wires: [[], []] } : n));
+    await helper.load([pgConfigNode, pgWriteNode, watchFolderNode, validateNode], cut);
+    copyFileSync(source, join(landing, 'IOT-temp.csv'));
+    await poll(
+      async () => existsSync(join(landing, 'processed', 'IOT-temp.csv')) || undefined,
+      30_000,
+      'the file archived once in bronze',
+    );
+    const [{ runId, status }] = await query<{ runId: string; status: string }>(
+      db.url,
+      `SELECT run_id AS "runId", status FROM medallion.runs`,
+    );
+    assert.equal(status, 'running');
+    assert.equal((await layerCounts('silver')).batches, 0);
+    await helper.unload();
+
+    await load({}, undefined, watch);
+    const { payload: file } = await nextMessage<Outcome>('files', 50_000);
+    assert.equal(file.state, 'loaded');
+    assert.equal(file.runId, runId);
+    assert.equal(file.replayed, file.batches);
+    assert.equal(file.batches, Math.ceil(file.rowsRead! / 5000));
+    assert.deepEqual(await runOf(runId), {
+      status: 'complete',
+      rows_read: expected.valid + expected.invalid,
+      rows_skipped: expected.skipped,
+      rows_inserted: expected.distinct,
+      rows_duplicate: expected.valid - expected.distinct,
+      rows_quarantined: expected.invalid,
+    });
+    const [counts] = await query(
+      db.url,
+      `SELECT (SELECT count(*)::int FROM bronze.records) AS bronze,
+              (SELECT count(*)::int FROM silver.temperature_readings) AS silver,
+              (SELECT count(*)::int FROM silver.quarantine) AS quarantine`,
+    );
+    assert.deepEqual(counts, {
+      bronze: expected.valid + expected.invalid,
+      silver: expected.distinct,
+      quarantine: expected.invalid,
+    });
+    const events = await query<{ event: string; detail: string }>(
+      db.url,
+      `SELECT event, detail FROM medallion.file_events WHERE event = 'replay'`,
+    );
+    assert.deepEqual(events, [
+      { event: 'replay', detail: `${file.batches} of ${file.batches} batches from bronze.records` },
+    ]);
   });
 
   it('quarantines malformed rows with the field and rule named, and lands the rest', async () => {
@@ -298,28 +332,41 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
         },
       ],
     };
-    await load({ profile: 'custom', rules: JSON.stringify(rules) }, 'silver.readings');
+    await load({ profile: 'custom', rules: JSON.stringify(rules) }, 'silver.readings', RUN_LAYERS);
     const done = nextMessage<Outcome>('files', 50_000);
     copyFileSync(join(DATASETS, 'AirQualityUCI.csv'), join(landing, 'air.csv'));
     const { payload: file } = await done;
-    await poll(
-      async () => ((await layerCounts('silver')).batches === file.batches ? true : undefined),
-      30_000,
-      'silver progress',
-    );
     // independently: each data line's three measurements, -200 and empty meaning none
     const lines = readFileSync(join(DATASETS, 'AirQualityUCI.csv'), 'latin1').split(/\r?\n/).slice(1);
+    if (lines[lines.length - 1] === '') lines.pop(); // the file's last line end
     let values = 0;
+    let records = 0;
+    let empty = 0;
     for (const line of lines) {
       const f = line.split(';');
       if (f.join('').trim() === '') continue;
-      for (const i of [2, 12, 13]) {
-        const n = Number(f[i].replace(',', '.'));
-        if (f[i] !== '' && n !== -200) values++;
-      }
+      records++;
+      const here = [2, 12, 13].filter((i) => f[i] !== '' && Number(f[i].replace(',', '.')) !== -200).length;
+      values += here;
+      if (here === 0) empty++;
     }
     const [{ n }] = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM silver.readings');
     assert.equal(n, values, 'one row per measurement with a value');
+    assert.ok(empty > 0, 'the file has lines where every sensor was out (-200)');
+    // the run counts records (lines), not rows: lines with no measurement at all are quarantined
+    assert.deepEqual(await runOf(file.runId!), {
+      status: 'complete',
+      rows_read: records,
+      rows_skipped: lines.length - records,
+      rows_inserted: records - empty,
+      rows_duplicate: 0,
+      rows_quarantined: empty,
+    });
+    const [{ q }] = await query<{ q: number }>(
+      db.url,
+      `SELECT count(*)::int AS q FROM silver.quarantine WHERE errors @> '[{"rule": "empty"}]'`,
+    );
+    assert.equal(q, empty);
     const [first] = await query<{ ts: Date; value: number }>(
       db.url,
       `SELECT ts, value FROM silver.readings WHERE metric = 'co_mg_m3' ORDER BY ts LIMIT 1`,
@@ -329,23 +376,7 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
 
   it('lands the campus sensors in silver.environment_readings, out-of-range rows in quarantine', async () => {
     const source = join(DATASETS, 'university_mental_health_iot_dataset.csv');
-    const ranges = [
-      [-50, 60],
-      [0, 100],
-      [0, 500],
-      [0, 130],
-      [0, 100000],
-      [0, 1000],
-      [0, 100],
-      [0, 24],
-      [0, 5],
-    ];
-    let valid = 0;
-    for (const line of readFileSync(source, 'utf8').split('\n').slice(1).filter(Boolean)) {
-      const f = line.split(',');
-      const inRange = ranges.every(([lo, hi], i) => f[i + 2] === '' || (+f[i + 2] >= lo && +f[i + 2] <= hi));
-      if (f[0] && f[1] && inRange) valid++;
-    }
+    const { valid } = expectCampus(source);
     await load({ profile: 'iot-environment' }, 'silver.environment_readings');
     const done = nextMessage<Outcome>('files', 50_000);
     copyFileSync(source, join(landing, 'campus.csv'));
@@ -394,15 +425,10 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
         { field: 'occupied', from: 'Occupancy', type: 'boolean' },
       ],
     };
-    await load({ profile: 'custom', rules: JSON.stringify(rules) }, 'silver.readings');
+    await load({ profile: 'custom', rules: JSON.stringify(rules) }, 'silver.readings', RUN_LAYERS);
     const done = nextMessage<Outcome>('files', 50_000);
     copyFileSync(join(DATASETS, 'occupancy_datatraining.txt'), join(landing, 'occupancy.csv'));
     const { payload: file } = await done;
-    await poll(
-      async () => ((await layerCounts('silver')).batches === file.batches ? true : undefined),
-      30_000,
-      'silver progress',
-    );
     const lines = readFileSync(join(DATASETS, 'occupancy_datatraining.txt'), 'utf8')
       .split('\n')
       .slice(1)
@@ -413,6 +439,14 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     );
     assert.deepEqual(metrics, ['co2', 'temperature']);
     assert.equal(n, 2 * lines.length, 'two metrics per line, every line valid');
+    assert.deepEqual(await runOf(file.runId!), {
+      status: 'complete',
+      rows_read: lines.length,
+      rows_skipped: 0,
+      rows_inserted: lines.length,
+      rows_duplicate: 0,
+      rows_quarantined: 0,
+    });
   });
 
   it('picks the profile by the columns with auto, and quarantines a batch no profile fits', async () => {

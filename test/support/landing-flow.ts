@@ -3,7 +3,7 @@
  * pg-write that stores its batches in bronze (layer "bronze"). Output 2 of watch-folder
  * and output 1 of pg-write go to `filesTo` and `storedTo` when given.
  */
-export const BRONZE_COLUMNS = 'source_kind, source_key, source_name, line_no, raw, run_id';
+export const BRONZE_COLUMNS = 'source_kind, source_key, source_name, line_no, raw, run_id, batch';
 
 export interface LandingFlowOptions {
   url: string;
