@@ -4,10 +4,11 @@
  * no process left behind, and the data kept for the next start.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { DATASETS, expectCampus, expectIotTemp, type Expected } from '../support/datasets';
 import { createTestDatabase, query } from '../support/db';
 import {
   alive,
@@ -152,7 +153,7 @@ describe('npm start launcher', function () {
     }
   });
 
-  it('uses DATABASE_URL when set and starts no embedded server', async () => {
+  it('uses DATABASE_URL when set and starts no embedded server; a file dropped into the landing folder fills bronze, silver and quarantine', async () => {
     const db = await createTestDatabase('launcher');
     try {
       const { s } = await start({ DATABASE_URL: db.url });
@@ -165,6 +166,58 @@ describe('npm start launcher', function () {
         async () => ((await bronzeCount(db.url)) > 0 ? true : undefined),
         30_000,
         'rows in the DATABASE_URL database',
+      );
+      assert.match(s.output(), new RegExp(`landing folder: ${join(home, 'landing')} `));
+      const files: Array<[string, Expected]> = [
+        ['IOT-temp.csv', expectIotTemp(join(DATASETS, 'IOT-temp.csv'))],
+        ['campus.csv', expectCampus(join(DATASETS, 'university_mental_health_iot_dataset.csv'))],
+      ];
+      copyFileSync(join(DATASETS, 'IOT-temp.csv'), join(home, 'landing', 'IOT-temp.csv'));
+      copyFileSync(
+        join(DATASETS, 'university_mental_health_iot_dataset.csv'),
+        join(home, 'landing', 'campus.csv'),
+      );
+      const runs = await poll(
+        async () => {
+          const rows = await query<Record<string, number | string>>(
+            db.url,
+            `SELECT source, rows_read::int, rows_inserted::int, rows_duplicate::int, rows_quarantined::int
+             FROM medallion.runs WHERE status = 'complete' ORDER BY source = 'file:campus.csv'`,
+          );
+          return rows.length === files.length ? rows : undefined;
+        },
+        60_000,
+        'both runs complete',
+      );
+      assert.deepEqual(
+        runs,
+        files.map(([name, e]) => ({
+          source: `file:${name}`,
+          rows_read: e.valid + e.invalid,
+          rows_inserted: e.distinct,
+          rows_duplicate: e.valid - e.distinct,
+          rows_quarantined: e.invalid,
+        })),
+      );
+      const [tables] = await query(
+        db.url,
+        `SELECT (SELECT count(*)::int FROM bronze.records WHERE source_kind = 'file') AS bronze,
+                (SELECT count(*)::int FROM silver.temperature_readings)
+                  + (SELECT count(*)::int FROM silver.environment_readings) AS silver,
+                (SELECT count(*)::int FROM silver.quarantine) AS quarantine`,
+      );
+      const sum = (f: (e: Expected) => number) => files.reduce((n, [, e]) => n + f(e), 0);
+      assert.deepEqual(tables, {
+        bronze: sum((e) => e.valid + e.invalid),
+        silver: sum((e) => e.distinct),
+        quarantine: sum((e) => e.invalid),
+      });
+      for (const [name] of files) assert.ok(existsSync(join(home, 'landing', 'processed', name)), name);
+      assert.ok(
+        readdirSync(join(home, 'quarantine')).some(
+          (f) => f.startsWith('campus.') && f.endsWith('.rejected.csv'),
+        ),
+        'the rejected campus records as CSV in the quarantine folder',
       );
       s.child.kill('SIGTERM');
       assert.equal(await s.exited(60_000), 0);
