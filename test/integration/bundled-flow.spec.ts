@@ -17,7 +17,7 @@ import pgWriteNode from '../../nodes/pg-write/pg-write';
 import quarantineNode from '../../nodes/quarantine/quarantine';
 import validateNode from '../../nodes/validate/validate';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
-import { DATASETS, expectCampus, expectIotTemp, type Expected } from '../support/datasets';
+import { DATASETS, expectCampus, expectedRun, expectIotTemp, type Expected } from '../support/datasets';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, messages } from '../support/flow';
 import type { FlowNode } from '../support/landing-flow';
@@ -134,18 +134,7 @@ describe('the bundled flow (flows/medallion.json) with the real datasets', funct
       const file = byName.get(name)!;
       assert.equal(file.state, 'loaded', `${name}: ${file.error}`);
       const records = expected.valid + expected.invalid;
-      assert.deepEqual(
-        await run(file.runId!),
-        {
-          status: 'complete',
-          rows_read: records,
-          rows_skipped: expected.skipped,
-          rows_inserted: expected.distinct,
-          rows_duplicate: expected.valid - expected.distinct,
-          rows_quarantined: expected.invalid,
-        },
-        name,
-      );
+      assert.deepEqual(await run(file.runId!), expectedRun(expected), name);
       before[name] = await stored(file.sha256!);
       assert.deepEqual(
         before[name],

@@ -195,6 +195,16 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
   const silverCount = async () =>
     (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM silver.temperature_readings'))[0].n;
 
+  const runComplete = (ms: number) =>
+    poll(
+      async () =>
+        (await query(db.url, `SELECT 1 FROM medallion.runs WHERE status = 'complete'`)).length
+          ? true
+          : undefined,
+      ms,
+      'the run complete',
+    );
+
   /** Every row in bronze, silver and the run once: what both kill tests end with. */
   async function assertReconciled(rows: number) {
     const [counts] = await query(
@@ -243,14 +253,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
       180_000,
       'crash.csv in processed/',
     );
-    await poll(
-      async () =>
-        (await query(db.url, `SELECT 1 FROM medallion.runs WHERE status = 'complete'`)).length
-          ? true
-          : undefined,
-      60_000,
-      'the run complete',
-    );
+    await runComplete(60_000);
     await assertReconciled(rows);
   });
 
@@ -275,14 +278,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
 
     writeSilverFlow(false);
     nodeRed = await startNodeRed();
-    await poll(
-      async () =>
-        (await query(db.url, `SELECT 1 FROM medallion.runs WHERE status = 'complete'`)).length
-          ? true
-          : undefined,
-      120_000,
-      'the run complete',
-    );
+    await runComplete(120_000);
     await assertReconciled(rows);
     const events = await query<{ event: string }>(
       db.url,

@@ -9,7 +9,7 @@ import pgConfigNode from '../../nodes/pg-config/pg-config';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import validateNode from '../../nodes/validate/validate';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
-import { DATASETS, expectCampus, expectIotTemp } from '../support/datasets';
+import { DATASETS, expectCampus, expectedRun, expectIotTemp } from '../support/datasets';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, nextMessage, statuses, waitFor } from '../support/flow';
 import { landingFlow, pgWrite } from '../support/landing-flow';
@@ -158,20 +158,7 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     const [silver, quarantine] = [await layerCounts('silver'), await layerCounts('quarantine')];
     assert.equal(silver.batches, file.batches, 'every batch reached silver before the file was reported');
     assert.equal(quarantine.batches, file.batches);
-    const [run] = await query<Record<string, string | number>>(
-      db.url,
-      `SELECT status, rows_read::int, rows_skipped::int, rows_inserted::int, rows_duplicate::int, rows_quarantined::int
-         FROM medallion.runs WHERE run_id = $1`,
-      [file.runId],
-    );
-    assert.deepEqual(run, {
-      status: 'complete',
-      rows_read: expected.valid + expected.invalid,
-      rows_skipped: expected.skipped,
-      rows_inserted: expected.distinct,
-      rows_duplicate: expected.valid - expected.distinct,
-      rows_quarantined: expected.invalid,
-    });
+    assert.deepEqual(await runOf(file.runId!), expectedRun(expected));
   });
 
   it('completes a run left incomplete after its file was archived by replaying it from bronze on start', async () => {
@@ -201,14 +188,7 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     assert.equal(file.runId, runId);
     assert.equal(file.replayed, file.batches);
     assert.equal(file.batches, Math.ceil(file.rowsRead! / 5000));
-    assert.deepEqual(await runOf(runId), {
-      status: 'complete',
-      rows_read: expected.valid + expected.invalid,
-      rows_skipped: expected.skipped,
-      rows_inserted: expected.distinct,
-      rows_duplicate: expected.valid - expected.distinct,
-      rows_quarantined: expected.invalid,
-    });
+    assert.deepEqual(await runOf(runId), expectedRun(expected));
     const [counts] = await query(
       db.url,
       `SELECT (SELECT count(*)::int FROM bronze.records) AS bronze,

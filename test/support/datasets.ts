@@ -26,6 +26,18 @@ export interface Expected {
   skipped: number;
 }
 
+/** The complete run of such a file as `medallion.runs` has it (status and counts). */
+export function expectedRun(e: Expected) {
+  return {
+    status: 'complete',
+    rows_read: e.valid + e.invalid,
+    rows_skipped: e.skipped,
+    rows_inserted: e.distinct,
+    rows_duplicate: e.valid - e.distinct,
+    rows_quarantined: e.invalid,
+  };
+}
+
 /** iot-temp's rules: id and room present, `dd-mm-yyyy HH:MM` a real time, temp −50..60, out/in In or Out. */
 export function expectIotTemp(path: string): Expected {
   const all = dataLines(path);
