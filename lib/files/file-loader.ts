@@ -349,7 +349,11 @@ export class FileLoader {
         this.hooks.send({
           topic: name,
           payload: batch.records,
-          source: this.sourceOf(name, sha256, path, batch.batch, batch.last, batch.records),
+          source: {
+            ...this.sourceOf(name, sha256, path, batch.batch, batch.last, batch.records),
+            bytes: reader.bytesRead,
+            size: reader.size,
+          },
           run: { id: runId, startedAt },
         });
         if (c.layers.length) c.inFlight.add(batch.batch);

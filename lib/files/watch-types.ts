@@ -42,6 +42,9 @@ export interface FileSource {
   lineEnd: number;
   /** The batch is replayed from bronze (the file's run was left incomplete). */
   replay?: boolean;
+  /** Bytes of the file read so far, and its size (progress). */
+  bytes?: number;
+  size?: number;
 }
 
 export interface BatchMessage {
