@@ -10,19 +10,24 @@
 # The image has no PostgreSQL of its own: DATABASE_URL must point at one (the pg-config
 # node of the flow reads ${DATABASE_URL}). Put a password in the URL or, better, in the
 # node's Password field (encrypted with NODE_RED_CREDENTIAL_SECRET).
+#
+# The headless CLI is in the image too (it runs the flow's file branch in its own Node-RED):
+#   docker run --rm -e DATABASE_URL=… -v "$PWD/in:/data/in" --entrypoint npx \
+#     node-red-iot-medallion medallion ingest /data/in --once
 ARG NODE_RED_IMAGE=nodered/node-red:4.1.10-20
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json README.md ./
+# the sources first: npm ci runs the prepare script, which builds dist/
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json README.md ./
 COPY bin ./bin
 COPY lib ./lib
 COPY nodes ./nodes
 COPY icons ./icons
 COPY examples ./examples
-# prepack runs `npm run build`, so the tarball holds a fresh dist/
+COPY flows ./flows
+RUN npm ci --no-audit --no-fund
+# prepack runs `npm run build` again, so the tarball holds a fresh dist/ (and flows/ for the CLI)
 RUN mkdir /pack && npm pack --pack-destination /pack
 
 FROM ${NODE_RED_IMAGE}

@@ -1,8 +1,9 @@
 /**
  * Build step after `tsc`: Node-RED 4.1 looks for `<name>.html`, `locales/` and
- * `icons/` beside each node's `.js` file, so copy them into `dist/nodes/<node>/`.
+ * `icons/` beside each node's `.js` file, so copy them into `dist/nodes/<node>/`; and
+ * the `medallion` command must be executable (`npx medallion` runs it directly).
  */
-import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(__dirname, '..');
@@ -19,3 +20,5 @@ for (const node of readdirSync(nodesDir)) {
   cpSync(join(src, 'locales'), join(out, 'locales'), { recursive: true });
   cpSync(iconsDir, join(out, 'icons'), { recursive: true });
 }
+
+chmodSync(join(root, 'dist', 'bin', 'medallion.js'), 0o755);

@@ -9,14 +9,12 @@
  * running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { redactUrl } from '../lib/pg/connection';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
-
-const repoRoot = resolve(__dirname, '..', '..');
-const PACKAGE = 'node-red-iot-medallion';
+import { linkPack, packageRoot as repoRoot } from './user-dir';
 const STOP_TIMEOUT_MS = 30_000;
 
 function say(line: string): void {
@@ -25,11 +23,7 @@ function say(line: string): void {
 
 /** Links this repository into `<userDir>/node_modules` and seeds flows.json from flows/medallion.json. */
 function prepareUserDir(userDir: string): void {
-  const modules = join(userDir, 'node_modules');
-  mkdirSync(modules, { recursive: true });
-  const link = join(modules, PACKAGE);
-  rmSync(link, { force: true });
-  symlinkSync(repoRoot, link, 'dir');
+  linkPack(userDir);
   const flows = join(userDir, 'flows.json');
   if (!existsSync(flows)) {
     copyFileSync(join(repoRoot, 'flows', 'medallion.json'), flows);

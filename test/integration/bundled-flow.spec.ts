@@ -7,88 +7,39 @@
  * "refused" and "not stored" (rows the database refused).
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { NodeMessage } from 'node-red';
 import type { FileOutcome } from '../../lib/files/landing-watcher';
-import pgConfigNode from '../../nodes/pg-config/pg-config';
-import pgWriteNode from '../../nodes/pg-write/pg-write';
-import quarantineNode from '../../nodes/quarantine/quarantine';
-import validateNode from '../../nodes/validate/validate';
-import watchFolderNode from '../../nodes/watch-folder/watch-folder';
+import { debugNode, loadBundled } from '../support/bundled';
 import { DATASETS, expectCampus, expectedRun, expectIotTemp, type Expected } from '../support/datasets';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, messages } from '../support/flow';
-import type { FlowNode } from '../support/landing-flow';
 
-/* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core nodes are CommonJS modules */
-const CORE = ['common/20-inject', 'common/90-comment', 'function/10-function', 'function/10-switch'].map(
-  (m) => require(`@node-red/nodes/core/${m}.js`),
-);
-/* eslint-enable @typescript-eslint/no-require-imports */
-
-const BUNDLED: FlowNode[] = JSON.parse(
-  readFileSync(resolve(__dirname, '..', '..', 'flows', 'medallion.json'), 'utf8'),
-);
 type Outcome = NodeMessage & { payload: FileOutcome };
-
-/** The bundled flow, its debug nodes as helper nodes. */
-function bundledFlow(): FlowNode[] {
-  return BUNDLED.map((n) =>
-    n.type === 'debug' ? { id: n.id, z: n.z, g: n.g, type: 'helper', name: n.name } : n,
-  );
-}
-
-/** The id of the bundled flow's debug node named `name` in the group labelled `group`. */
-function debugNode(group: string, name: string): string {
-  const g = BUNDLED.find((n) => n.type === 'group' && n.name === group)!;
-  return BUNDLED.find((n) => n.type === 'debug' && n.g === g.id && n.name === name)!.id;
-}
 
 describe('the bundled flow (flows/medallion.json) with the real datasets', function () {
   this.timeout(120_000);
   let db: TestDatabase;
   let work: string;
-  const saved = { ...process.env };
+  let restore: () => void = () => undefined;
 
   beforeEach(async () => {
     db = await createTestDatabase('bundled');
     work = mkdtempSync(join(tmpdir(), 'medallion-bundled-'));
-    process.env.DATABASE_URL = db.url;
-    process.env.MEDALLION_LANDING = join(work, 'landing');
-    process.env.MEDALLION_QUARANTINE = join(work, 'quarantine');
-    process.env.MEDALLION_INSTANCE = 'bundled-test';
-    mkdirSync(process.env.MEDALLION_LANDING); // as `npm start` does before Node-RED starts
   });
   afterEach(async () => {
     await helper.unload();
-    for (const k of ['DATABASE_URL', 'MEDALLION_LANDING', 'MEDALLION_QUARANTINE', 'MEDALLION_INSTANCE']) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
+    restore();
     rmSync(work, { recursive: true, force: true });
     await db.drop();
   });
 
-  /** Loads the flow; returns the messages each debug node of the landing and silver groups gets. */
   async function load() {
-    await helper.load(
-      [...CORE, pgConfigNode, pgWriteNode, watchFolderNode, validateNode, quarantineNode],
-      bundledFlow(),
-    );
-    const seen: Record<string, NodeMessage[]> = {};
-    for (const [group, name] of [
-      ['Landing (files)', 'refused'],
-      ['Silver', 'not stored'],
-    ]) {
-      const got: NodeMessage[] = (seen[name] = []);
-      (helper.getNode(debugNode(group, name)) as unknown as NodeJS.EventEmitter).on(
-        'input',
-        (m: NodeMessage) => got.push(m),
-      );
-    }
-    return seen;
+    const loaded = await loadBundled(db.url, work);
+    restore = loaded.restore;
+    return loaded.seen;
   }
 
   /** What the tables hold of one file (by its content key). */
@@ -124,7 +75,7 @@ describe('the bundled flow (flows/medallion.json) with the real datasets', funct
         expectCampus(join(DATASETS, 'university_mental_health_iot_dataset.csv')),
       ],
     ];
-    const landing = process.env.MEDALLION_LANDING!;
+    const landing = join(work, 'landing');
     const outcomes = messages<Outcome>(probe, files.length, 90_000);
     for (const [name] of files) copyFileSync(join(DATASETS, name), join(landing, name));
     const byName = new Map((await outcomes).map((m) => [m.payload.file, m.payload]));
@@ -144,7 +95,7 @@ describe('the bundled flow (flows/medallion.json) with the real datasets', funct
       assert.ok(existsSync(join(landing, 'processed', name)), `${name} archived`);
     }
     // the quarantine node wrote its files into MEDALLION_QUARANTINE, one pair per batch with rejects
-    const written = readdirSync(process.env.MEDALLION_QUARANTINE!);
+    const written = readdirSync(join(work, 'quarantine'));
     assert.ok(
       written.some((f) => f.endsWith('.rejected.csv')) && written.some((f) => f.endsWith('.errors.json')),
     );

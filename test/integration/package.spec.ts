@@ -3,8 +3,8 @@
  * the pack through the real runtime's registry, serves its editor files, and works.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
@@ -105,6 +105,22 @@ describe('packed tarball in a clean Node-RED userDir', function () {
       files.filter((f) => /^(test|lib|nodes|bin)\/|\.ts$/.test(f)),
       [],
     );
+  });
+
+  it('installs the medallion command, which says so when no Node-RED is beside it', () => {
+    assert.ok(files.includes('flows/medallion.json'), 'the flow the CLI runs is in the tarball');
+    const bin = join(userDir, 'node_modules', '.bin', 'medallion');
+    const help = spawnSync(bin, ['--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: medallion <command>/);
+    writeFileSync(join(work, 'a.csv'), 'a\n1\n');
+    // this userDir has the pack but no node-red package (a Node-RED would be beside it)
+    const ingest = spawnSync(bin, ['ingest', join(work, 'a.csv'), '--database-url', db.url], {
+      encoding: 'utf8',
+      cwd: work,
+    });
+    assert.equal(ingest.status, 2, ingest.stderr);
+    assert.match(ingest.stderr, /^medallion: Node-RED is needed to run the flow and was not found/);
   });
 
   it('registers every node of the pack through the runtime registry without errors', async () => {
