@@ -1,6 +1,6 @@
 /**
  * The flow `medallion ingest` runs: the file branch of the bundled flow — its
- * "Landing (files)" and "Silver" groups and their database — unchanged but for what
+ * "Landing (files)", "Silver" and "Gold" groups and their database — unchanged but for what
  * the command line sets (watching a folder or only loading a path, the rules, the
  * batch size). Folders and the database stay `${…}` references, filled from the
  * environment the CLI gives Node-RED. Pure: flow JSON in, flow JSON out.
@@ -14,7 +14,7 @@ export type FlowNode = { id: string; type: string; z?: string; g?: string; wires
 >;
 
 /** The groups of the bundled flow that make up its file branch. */
-export const FILE_BRANCH_GROUPS = ['Landing (files)', 'Silver'];
+export const FILE_BRANCH_GROUPS = ['Landing (files)', 'Silver', 'Gold'];
 
 export interface HeadlessOptions {
   /** Watch a folder (a directory input) or only load the paths it is given (a file input). */

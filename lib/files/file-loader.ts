@@ -163,7 +163,7 @@ export class FileLoader {
       const resumed = claim.kind === 'resumed';
       await this.db(name, async () => {
         await this.ledger.event(sha256, name, claim.kind, this.options.instance);
-        await this.ledger.runs.start(claim.runId, `file:${name}`, sha256, this.completeLayers);
+        await this.ledger.runs.start(claim.runId, `file:${name}`, sha256, this.runLayers, this.countLayers);
       });
       return await this.load(path, name, sha256, claim.runId, claim.batchSize, resumed, move);
     } finally {
@@ -243,10 +243,15 @@ export class FileLoader {
     }
   }
 
-  /** The layers a run of this node must reach to be complete. */
-  private get completeLayers(): string[] {
+  /** The layers a run's records are counted in (the first holds the stored ones). */
+  private get countLayers(): string[] {
     const { commitLayer, completeLayers } = this.options;
     return completeLayers.length ? completeLayers : commitLayer ? [commitLayer] : [];
+  }
+
+  /** The layers every batch of a run must reach for it to be complete. */
+  private get runLayers(): string[] {
+    return [...new Set([...this.countLayers, ...this.options.finalLayers])];
   }
 
   private sourceOf(
@@ -328,7 +333,7 @@ export class FileLoader {
     move: boolean,
   ): Promise<FileOutcome | undefined> {
     const { commitLayer, instance } = this.options;
-    const c = current(sha256, layersOf(commitLayer, this.completeLayers));
+    const c = current(sha256, layersOf(commitLayer, this.runLayers));
     this.current = c;
     const stopLease = this.holdLease(c);
     const check = this.checker(c);

@@ -22,8 +22,16 @@ export interface WatchForm {
   readAhead?: string | number;
   commitLayer?: string;
   completeLayers?: string;
+  finalLayers?: string;
   bronzeTable?: string;
   leaseSeconds?: string | number;
+}
+
+function layerList(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 export function watcherOptions(form: WatchForm, userDir: string, env = process.env): WatcherOptions {
@@ -45,10 +53,8 @@ export function watcherOptions(form: WatchForm, userDir: string, env = process.e
     batchSize: Math.max(1, numberOr(form.batchSize, 5000)),
     readAhead: Math.max(1, numberOr(form.readAhead, 4)),
     commitLayer: (form.commitLayer ?? 'bronze').trim(),
-    completeLayers: (form.completeLayers ?? '')
-      .split(',')
-      .map((l) => l.trim())
-      .filter(Boolean),
+    completeLayers: layerList(form.completeLayers),
+    finalLayers: layerList(form.finalLayers),
     bronzeTable: form.bronzeTable?.trim() || 'bronze.records',
     leaseMs: Math.max(3, numberOr(form.leaseSeconds, 30)) * 1000,
     instance: env.MEDALLION_INSTANCE || `${hostname()}:${userDir}`,

@@ -24,6 +24,8 @@ export interface WatcherOptions {
    * counts as quarantined. Reading is paced on these and the commit layer.
    */
   completeLayers: string[];
+  /** Layers of derived rows (gold) every batch must also reach before the run is complete; not counted. */
+  finalLayers: string[];
   /** Where a run left incomplete is replayed from: the table holding the raw lines and their batch numbers. */
   bronzeTable: string;
   leaseMs: number;

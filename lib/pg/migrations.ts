@@ -196,6 +196,78 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_running_idx ON ${medallion}.runs (source_key) WHERE status = 'running';
     `,
   },
+  {
+    version: 5,
+    name: "gold: metric windows and anomalies, the layers a run's records are counted in, the seeds' views",
+    sql: ({ medallion, silver, gold }) => `
+      ALTER TABLE ${medallion}.runs ADD COLUMN count_layers text[] NOT NULL DEFAULT '{}';
+
+      CREATE TABLE ${gold}.metric_windows (
+        location_id  text NOT NULL,
+        metric       text NOT NULL,
+        window_start timestamptz NOT NULL,
+        window_end   timestamptz NOT NULL CHECK (window_end > window_start),
+        count        integer NOT NULL CHECK (count > 0),
+        min          double precision NOT NULL,
+        max          double precision NOT NULL,
+        avg          double precision NOT NULL,
+        stddev       double precision,
+        median       double precision,
+        p95          double precision,
+        PRIMARY KEY (location_id, metric, window_start, window_end)
+      );
+      CREATE INDEX metric_windows_metric_idx ON ${gold}.metric_windows (metric, window_start);
+
+      CREATE TABLE ${gold}.anomalies (
+        ts          timestamptz NOT NULL,
+        location_id text NOT NULL,
+        metric      text NOT NULL,
+        value       double precision NOT NULL,
+        score       double precision NOT NULL,
+        baseline    double precision NOT NULL,
+        method      text NOT NULL,
+        threshold   double precision NOT NULL,
+        source_key  text,
+        line_no     bigint,
+        run_id      uuid,
+        detected_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (location_id, metric, ts, method)
+      );
+
+      -- seed 004: its "raw" table held validated rows, with these names (timestamp naive, in UTC)
+      CREATE OR REPLACE VIEW public.raw_sensor_data AS
+      SELECT ts AT TIME ZONE 'UTC' AS "timestamp", location_id, temperature_celsius, humidity_percent,
+             air_quality_index, noise_level_db, lighting_lux, crowd_density, stress_level, sleep_hours,
+             mood_score,
+             CASE WHEN mental_health_status ~ '^-?[0-9]+$' THEN mental_health_status::integer END
+               AS mental_health_status,
+             quality_score, source_key, line_no
+        FROM ${silver}.environment_readings;
+
+      CREATE OR REPLACE VIEW public.aggregated_metrics AS
+      SELECT location_id, metric AS metric_name, window_start AT TIME ZONE 'UTC' AS "timestamp",
+             min AS min_value, max AS max_value, avg AS avg_value, stddev AS std_value,
+             count AS record_count
+        FROM ${gold}.metric_windows
+       WHERE window_end - window_start = interval '1 hour';
+
+      -- seed 000: raw and cleaned IoT-temp rows under its column names (both from silver)
+      CREATE OR REPLACE VIEW public.rawdata_iot_sensors AS
+      SELECT t.id, t.room_id AS "room_id/id", t.ts AT TIME ZONE 'UTC' AS noted_date, t.temp,
+             t.out_in AS "out/in", t.room_id AS room, f.name AS source_file,
+             t.validated_at AT TIME ZONE 'UTC' AS processing_timestamp,
+             t.validated_at AT TIME ZONE 'UTC' AS created_timestamp
+        FROM ${silver}.temperature_readings t
+        LEFT JOIN ${medallion}.files f ON f.sha256 = t.source_key;
+
+      CREATE OR REPLACE VIEW public.cleaneddata_iot_sensors AS
+      SELECT r.*, t.rule_version AS cleaneddata_layer_version,
+             t.validated_at AT TIME ZONE 'UTC' AS cleaning_timestamp,
+             t.quality_score::double precision AS data_quality_score
+        FROM public.rawdata_iot_sensors r
+        JOIN ${silver}.temperature_readings t ON t.id = r.id;
+    `,
+  },
 ];
 
 function quoteAll(s: SchemaNames): Quoted {

@@ -42,14 +42,24 @@ export class Runs {
 
   /**
    * Starts a run (a resumed one keeps its row). `completeLayers`: the layers every
-   * batch must reach; the first one's rows are the stored ones, every row of the
-   * others (a quarantine) counts as quarantined.
+   * batch must reach. `countLayers` (default: the completion layers) are where its
+   * records are counted: the first one's rows are the stored ones, every row of the
+   * others (a quarantine) counts as quarantined; a layer of derived rows (gold) is only
+   * waited for.
    */
-  async start(runId: string, source: string, sourceKey: string, completeLayers: string[]): Promise<void> {
+  async start(
+    runId: string,
+    source: string,
+    sourceKey: string,
+    completeLayers: string[],
+    countLayers: string[] = completeLayers,
+  ): Promise<void> {
     await this.pool.query(
-      `INSERT INTO ${this.runs} (run_id, source, source_key, complete_layers) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (run_id) DO UPDATE SET complete_layers = EXCLUDED.complete_layers`,
-      [runId, source, sourceKey, completeLayers],
+      `INSERT INTO ${this.runs} (run_id, source, source_key, complete_layers, count_layers)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (run_id) DO UPDATE SET complete_layers = EXCLUDED.complete_layers,
+                                          count_layers = EXCLUDED.count_layers`,
+      [runId, source, sourceKey, completeLayers, countLayers],
     );
   }
 
@@ -70,12 +80,14 @@ export class Runs {
   async finalize(runId: string, layer?: string): Promise<RunTotals | undefined> {
     const { rows } = await this.pool.query<RunTotals>(
       `WITH r AS (
-         SELECT run_id, source_key, batches, complete_layers FROM ${this.runs}
+         SELECT run_id, source_key, batches, complete_layers,
+                CASE WHEN cardinality(count_layers) > 0 THEN count_layers ELSE complete_layers END AS counted
+           FROM ${this.runs}
           WHERE run_id = $1 AND status = 'running' AND batches IS NOT NULL
             AND ($2::text IS NULL OR $2 = ANY(complete_layers))
        ), p AS (
          SELECT b.batch, b.layer, b.rows_in, b.inserted, b.duplicate, b.quarantined,
-                b.layer = r.complete_layers[1] AS first
+                b.layer = r.counted[1] AS first, b.layer = ANY(r.counted) AS counted
            FROM ${this.batches} b JOIN r ON b.source_key = r.source_key
           WHERE b.layer = ANY(r.complete_layers) AND b.batch < r.batches
        ), done AS (
@@ -86,7 +98,7 @@ export class Runs {
          SELECT coalesce(sum(inserted) FILTER (WHERE first), 0) AS inserted,
                 coalesce(sum(duplicate) FILTER (WHERE first), 0) AS duplicate,
                 coalesce(sum(quarantined) FILTER (WHERE first), 0)
-                  + coalesce(sum(rows_in) FILTER (WHERE NOT first), 0) AS quarantined
+                  + coalesce(sum(rows_in) FILTER (WHERE counted AND NOT first), 0) AS quarantined
            FROM p
        )
        UPDATE ${this.runs} u SET status = 'complete', finished_at = now(), error = NULL,

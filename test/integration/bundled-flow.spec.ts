@@ -13,7 +13,15 @@ import { join } from 'node:path';
 import type { NodeMessage } from 'node-red';
 import type { FileOutcome } from '../../lib/files/landing-watcher';
 import { debugNode, loadBundled } from '../support/bundled';
-import { DATASETS, expectCampus, expectedRun, expectIotTemp, type Expected } from '../support/datasets';
+import {
+  DATASETS,
+  expectCampus,
+  expectedRun,
+  expectIotTemp,
+  seedQueries,
+  type Expected,
+} from '../support/datasets';
+import { goldMismatches } from '../support/gold';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, messages } from '../support/flow';
 
@@ -99,7 +107,31 @@ describe('the bundled flow (flows/medallion.json) with the real datasets', funct
     assert.ok(
       written.some((f) => f.endsWith('.rejected.csv')) && written.some((f) => f.endsWith('.errors.json')),
     );
-    assert.deepEqual(seen, { refused: [], 'not stored': [] }, 'the database refused no row');
+    assert.deepEqual(
+      seen,
+      { 'Landing (files): refused': [], 'Silver: not stored': [], 'Gold: not stored': [] },
+      'the database refused no row',
+    );
+
+    // gold: every window of both files (1 hour and 1 day, as the flow's aggregate has it) is what SQL
+    // recomputes from silver, and silver has no window gold lacks
+    const gold = await goldMismatches(db.url, [3600, 86400]);
+    assert.deepEqual(gold.mismatches, []);
+    assert.ok(gold.windows > 1000, `${gold.windows} windows`);
+
+    // seed 004's own analysis queries run verbatim on the views over silver and gold
+    const queries = seedQueries('004');
+    assert.equal(queries.length, 6, "seed 004's README has six queries");
+    for (const sql of queries) {
+      const rows = await query(db.url, sql);
+      assert.ok(rows.length > 0, `no rows from:\n${sql}`);
+    }
+    const [temps] = await query<{ n: number; rooms: number }>(
+      db.url,
+      `SELECT count(*)::int AS n, count(DISTINCT "room_id/id")::int AS rooms FROM cleaneddata_iot_sensors
+        WHERE "out/in" IN ('In', 'Out') AND noted_date IS NOT NULL AND data_quality_score BETWEEN 0 AND 1`,
+    );
+    assert.deepEqual(temps, { n: files[0][1].distinct, rooms: 1 }, "seed 000's columns over silver");
 
     // the same content again, under other names: recognised, nothing stored twice
     const again = messages<Outcome>(probe, files.length, 60_000);

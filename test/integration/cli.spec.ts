@@ -13,6 +13,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -24,6 +25,7 @@ import type { StatusReport } from '../../lib/cli/status';
 import type { FileOutcome } from '../../lib/files/watch-types';
 import { fingerprints, debugNode, loadBundled } from '../support/bundled';
 import { DATASETS, expectCampus, expectIotTemp } from '../support/datasets';
+import { goldMismatches } from '../support/gold';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, messages } from '../support/flow';
 import { freePort, processesMentioning } from '../support/processes';
@@ -195,6 +197,41 @@ describe('medallion CLI (real PostgreSQL, the real datasets)', function () {
       await helper.unload();
       restore();
       await viaFlow.drop();
+    }
+  });
+
+  it('gives identical gold for the same data shuffled, in other batches, and ingested twice', async () => {
+    const lines = readFileSync(join(DATASETS, CAMPUS), 'utf8').trimEnd().split('\n');
+    const [header, ...data] = lines;
+    // a fixed shuffle (a different order, not a different random one each run)
+    const shuffled = data
+      .map((l, i) => ({ l, k: (Math.sin(i * 12.9898) * 43758.5453) % 1 }))
+      .sort((a, b) => a.k - b.k);
+    writeFileSync(join(work, 'shuffled.csv'), [header, ...shuffled.map((x) => x.l)].join('\n') + '\n');
+    writeFileSync(join(work, 'first-half.csv'), [header, ...data.slice(0, 400)].join('\n') + '\n');
+    writeFileSync(join(work, 'second-half.csv'), [header, ...data.slice(400)].join('\n') + '\n');
+    copyFileSync(join(DATASETS, CAMPUS), join(work, 'campus.csv'));
+
+    assert.equal((await medallion(['ingest', join(work, 'campus.csv')], { DATABASE_URL: db.url })).code, 0);
+    const other = await createTestDatabase('cli_other');
+    try {
+      for (const [file, batch] of [
+        ['shuffled.csv', '37'],
+        ['first-half.csv', '100'],
+        ['second-half.csv', '1000'],
+        ['campus.csv', '5000'],
+      ]) {
+        const r = await medallion(['ingest', join(work, file), '--batch-size', batch], {
+          DATABASE_URL: other.url,
+        });
+        assert.equal(r.code, 0, `${file}: ${r.stderr}`);
+      }
+      const [a, b] = [await fingerprints(db.url), await fingerprints(other.url)];
+      assert.equal(b.gold, a.gold, 'gold');
+      assert.equal(b.environment.split(',')[0], a.environment.split(',')[0], 'silver row count');
+      assert.deepEqual((await goldMismatches(other.url, [3600, 86400])).mismatches, []);
+    } finally {
+      await other.drop();
     }
   });
 

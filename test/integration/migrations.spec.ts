@@ -32,6 +32,8 @@ describe('migrations (real PostgreSQL)', () => {
       tables.map((r) => r.t),
       [
         'bronze.records',
+        'gold.anomalies',
+        'gold.metric_windows',
         'medallion.batches',
         'medallion.file_events',
         'medallion.files',

@@ -138,6 +138,7 @@ describe('packed tarball in a clean Node-RED userDir', function () {
       assert.equal(s.enabled, true);
     }
     assert.deepEqual(sets.flatMap((s) => s.types).sort(), [
+      'medallion-aggregate',
       'medallion-pg-config',
       'medallion-pg-write',
       'medallion-quarantine',

@@ -95,7 +95,7 @@ describe('lib/cli/headless-flow', () => {
     const byId = new Map(h.flow.map((n) => [n.id, n]));
     assert.equal(byId.get(h.bronze)!.table, 'bronze.records');
     assert.equal(byId.get(h.outcomes)!.type, 'debug');
-    assert.equal(h.refused.length, 2, 'the refused and not-stored debug nodes');
+    assert.equal(h.refused.length, 3, 'the refused and not-stored debug nodes');
     assert.equal(
       byId.get(h.watchFolder)!.folder,
       '${MEDALLION_LANDING}',
@@ -109,6 +109,7 @@ describe('lib/cli/headless-flow', () => {
         'silver.readings',
         'silver.quarantine',
         'bronze.records',
+        'gold.metric_windows',
       ],
     );
   });

@@ -17,6 +17,7 @@ describe('lib/files/watch-options', () => {
       readAhead: 4,
       commitLayer: 'bronze',
       completeLayers: [],
+      finalLayers: [],
       bronzeTable: 'bronze.records',
       leaseMs: 30_000,
       instance: `${hostname()}:/srv/node-red`,
@@ -38,6 +39,7 @@ describe('lib/files/watch-options', () => {
         readAhead: '0',
         commitLayer: ' bronze ',
         completeLayers: ' silver , quarantine ',
+        finalLayers: 'gold',
         bronzeTable: ' raw.lines ',
         leaseSeconds: '1',
       },
@@ -52,6 +54,7 @@ describe('lib/files/watch-options', () => {
     assert.equal(o.readAhead, 1);
     assert.equal(o.commitLayer, 'bronze');
     assert.deepEqual(o.completeLayers, ['silver', 'quarantine']);
+    assert.deepEqual(o.finalLayers, ['gold']);
     assert.equal(o.bronzeTable, 'raw.lines');
     assert.equal(o.leaseMs, 3000);
     assert.equal(o.instance, 'plant-a');

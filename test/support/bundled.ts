@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { NodeMessage } from 'node-red';
+import aggregateNode from '../../nodes/aggregate/aggregate';
 import pgConfigNode from '../../nodes/pg-config/pg-config';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import quarantineNode from '../../nodes/quarantine/quarantine';
@@ -55,15 +56,16 @@ export async function loadBundled(url: string, work: string) {
   };
   mkdirSync(join(work, 'landing'), { recursive: true });
   await helper.load(
-    [...CORE, pgConfigNode, pgWriteNode, watchFolderNode, validateNode, quarantineNode],
+    [...CORE, pgConfigNode, pgWriteNode, watchFolderNode, validateNode, quarantineNode, aggregateNode],
     BUNDLED.map((n) => (n.type === 'debug' ? { id: n.id, z: n.z, g: n.g, type: 'helper', name: n.name } : n)),
   );
   const seen: Record<string, NodeMessage[]> = {};
   for (const [group, name] of [
     ['Landing (files)', 'refused'],
     ['Silver', 'not stored'],
+    ['Gold', 'not stored'],
   ]) {
-    const got: NodeMessage[] = (seen[name] = []);
+    const got: NodeMessage[] = (seen[`${group}: ${name}`] = []);
     (helper.getNode(debugNode(group, name)) as unknown as NodeJS.EventEmitter).on('input', (m: NodeMessage) =>
       got.push(m),
     );
@@ -83,6 +85,7 @@ export async function fingerprints(url: string): Promise<Record<string, string>>
                          crowd_density, stress_level, sleep_hours, mood_score, mental_health_status, quality_score,
                          rule_version, source_key, line_no FROM silver.environment_readings`,
     quarantine: `SELECT source_key, line_no, rule_version, source_name, record, errors FROM silver.quarantine`,
+    gold: `SELECT * FROM gold.metric_windows`,
   };
   const out: Record<string, string> = {};
   for (const [name, sql] of Object.entries(tables)) {

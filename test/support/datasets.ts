@@ -3,7 +3,7 @@
  * them, computed here independently of the pack (plain string splitting and the
  * ranges DESIGN.md gives), so tests compare two separate derivations.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const DATASETS = join(__dirname, '..', '..', '..', 'shared', 'datasets');
@@ -100,4 +100,13 @@ export function expectCampus(path: string): Expected {
     }
   }
   return { valid, invalid: lines.length - valid, distinct: keys.size, skipped: all.length - lines.length };
+}
+
+/** The ```sql blocks of a seed's README (`../shared/seeds/<number>_*.txt`), verbatim. */
+export function seedQueries(seed: string): string[] {
+  const dir = join(DATASETS, '..', 'seeds');
+  const file = readdirSync(dir).find((f) => f.startsWith(`${seed}_`));
+  if (!file) throw new Error(`no seed ${seed} in ${dir}`);
+  const text = readFileSync(join(dir, file), 'utf8');
+  return [...text.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1].trim());
 }

@@ -1,0 +1,79 @@
+/**
+ * The aggregate node without Node-RED: for each batch of silver rows (after silver
+ * committed them), the windows it touched, recomputed from silver in one statement.
+ * Batches are handled one at a time, in arrival order, so a window's later
+ * recomputation (which has seen more of silver) is never overtaken by an earlier one.
+ */
+import type { Pool } from 'pg';
+import { isConnectionError, isTransientError } from '../pg/errors';
+import type { SchemaNames } from '../pg/identifiers';
+import { retry, type RetryInfo } from '../retry';
+import {
+  metricSource,
+  recomputeParams,
+  recomputeSql,
+  touchedWindows,
+  WindowConfigError,
+  type WindowKey,
+  type WindowSize,
+} from './windows';
+
+export interface AggregateOptions {
+  sizes: WindowSize[];
+  /** Only these metrics (field names); empty: every metric of the table. */
+  metrics: string[];
+  /** Also the median and 95th percentile of each window. */
+  percentiles: boolean;
+}
+
+export interface WindowRow extends WindowKey {
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  stddev: number | null;
+  median: number | null;
+  p95: number | null;
+}
+
+export class Aggregator {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly schemas: SchemaNames,
+    readonly options: AggregateOptions,
+    private readonly onRetry: (info: RetryInfo) => void = () => undefined,
+  ) {}
+
+  /** The touched windows of a batch of `table`'s rows, as silver has them now (in arrival order). */
+  windows(table: string | null | undefined, rows: readonly Record<string, unknown>[], signal?: AbortSignal) {
+    const next = this.chain.then(() => this.compute(table, rows, signal));
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async compute(
+    table: string | null | undefined,
+    rows: readonly Record<string, unknown>[],
+    signal?: AbortSignal,
+  ): Promise<WindowRow[]> {
+    if (!rows.length) return [];
+    const source = metricSource(table);
+    if (!source) {
+      throw new WindowConfigError(
+        `no gold metrics for ${table ? `table ${table}` : 'rows without msg.silver.table'}: aggregate reads silver.environment_readings, silver.temperature_readings or silver.readings`,
+      );
+    }
+    const keys = touchedWindows(source, rows, this.options.sizes, this.options.metrics);
+    if (!keys.length) return [];
+    const sql = recomputeSql(source, this.schemas, this.options.percentiles);
+    const result = await retry(
+      () => this.pool.query<WindowRow>(sql, recomputeParams(keys)),
+      (err) => isConnectionError(err) || isTransientError(err),
+      { initialMs: 500, maxMs: 30_000, maxAttempts: Infinity },
+      { signal, onRetry: this.onRetry },
+    );
+    return result.rows;
+  }
+}
