@@ -50,9 +50,15 @@ export interface MetricSource {
   table: string;
   /** The metrics a row of the table carries, by field name (long format: the row's own `metric`). */
   metrics: readonly string[] | 'column';
-  /** The location of a row (JS), and the SQL that filters the table to one location of the window list `w`. */
+  /** The location of a row. */
   location(row: Record<string, unknown>): string | undefined;
-  /** The table's rows as (location_id, metric, ts, value), `s` the table alias, restricted to window `w`'s location. */
+  /** What tells a row from others of its series with the same `ts` (as `tiebreak` in `longSql`). */
+  tiebreak(row: Record<string, unknown>): string;
+  /**
+   * The table's rows as (location_id, metric, ts, value, tiebreak, source_key, line_no),
+   * `s` the table alias, restricted to the location (and, long format, the metric) of
+   * `w`; `tiebreak` orders rows of one series with the same `ts`.
+   */
   longSql(table: string): string;
 }
 
@@ -76,8 +82,9 @@ export const METRIC_SOURCES: Readonly<Record<string, MetricSource>> = {
     table: 'environment_readings',
     metrics: ENVIRONMENT_METRICS,
     location: (r) => text(r.location_id),
+    tiebreak: () => '',
     longSql: (t) =>
-      `SELECT s.location_id, m.metric, s.ts, m.value FROM ${t} s
+      `SELECT s.location_id, m.metric, s.ts, m.value, '' AS tiebreak, s.source_key, s.line_no FROM ${t} s
          CROSS JOIN LATERAL (VALUES ${ENVIRONMENT_METRICS.map((m) => `('${m}', s.${m})`).join(', ')}) m(metric, value)
         WHERE s.location_id = w.location_id`,
   },
@@ -86,8 +93,10 @@ export const METRIC_SOURCES: Readonly<Record<string, MetricSource>> = {
     table: 'temperature_readings',
     metrics: ['temp'],
     location: (r) => (text(r.room_id) && text(r.out_in) ? `${r.room_id}/${r.out_in}` : undefined),
+    tiebreak: (r) => String(r.id ?? ''),
     longSql: (t) =>
-      `SELECT s.room_id || '/' || s.out_in AS location_id, 'temp' AS metric, s.ts, s.temp AS value FROM ${t} s
+      `SELECT s.room_id || '/' || s.out_in AS location_id, 'temp' AS metric, s.ts, s.temp AS value,
+              s.id AS tiebreak, s.source_key, s.line_no FROM ${t} s
         WHERE s.room_id = regexp_replace(w.location_id, '/[^/]*$', '')
           AND s.out_in = substring(w.location_id from '[^/]*$')`,
   },
@@ -95,8 +104,9 @@ export const METRIC_SOURCES: Readonly<Record<string, MetricSource>> = {
     table: 'readings',
     metrics: 'column',
     location: (r) => text(r.location_id),
+    tiebreak: () => '',
     longSql: (t) =>
-      `SELECT s.location_id, s.metric, s.ts, s.value FROM ${t} s
+      `SELECT s.location_id, s.metric, s.ts, s.value, '' AS tiebreak, s.source_key, s.line_no FROM ${t} s
         WHERE s.location_id = w.location_id AND s.metric = w.metric`,
   },
 };
@@ -114,13 +124,29 @@ export interface WindowKey {
   window_end: Date;
 }
 
-function timeOf(v: unknown): number | undefined {
+/** A row's `ts` in ms (a Date, or an ISO string after a trip through JSON). */
+export function timeOf(v: unknown): number | undefined {
   if (v instanceof Date) return v.getTime();
   if (typeof v === 'string' || typeof v === 'number') {
     const t = new Date(v).getTime();
     return Number.isFinite(t) ? t : undefined;
   }
   return undefined;
+}
+
+/** A row's metrics that have a value (all of the source's, or those in `only`), with the value. */
+export function valuesOf(
+  source: MetricSource,
+  row: Record<string, unknown>,
+  only?: readonly string[],
+): Array<{ metric: string; value: number }> {
+  const pairs =
+    source.metrics === 'column'
+      ? [{ metric: String(row.metric), value: row.value }]
+      : source.metrics.map((metric) => ({ metric, value: row[metric] }));
+  return pairs
+    .filter((p) => p.value !== null && p.value !== undefined && (!only?.length || only.includes(p.metric)))
+    .map((p) => ({ metric: p.metric, value: Number(p.value) }));
 }
 
 /**
@@ -138,14 +164,7 @@ export function touchedWindows(
     const location = source.location(row);
     const ts = timeOf(row.ts);
     if (location === undefined || ts === undefined) continue;
-    const metrics =
-      source.metrics === 'column'
-        ? row.value === null || row.value === undefined
-          ? []
-          : [String(row.metric)]
-        : source.metrics.filter((m) => row[m] !== null && row[m] !== undefined);
-    for (const metric of metrics) {
-      if (only && only.length && !only.includes(metric)) continue;
+    for (const { metric } of valuesOf(source, row, only)) {
       for (const size of sizes) {
         const { start, end } = windowOf(ts, size.ms);
         const id = `${location}\u0000${metric}\u0000${start}\u0000${end}`;

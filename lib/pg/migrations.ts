@@ -225,13 +225,15 @@ export const MIGRATIONS: readonly Migration[] = [
         value       double precision NOT NULL,
         score       double precision NOT NULL,
         baseline    double precision NOT NULL,
+        -- which reading at ts: the reading id where several share a timestamp (iot-temp), else ''
+        reading     text NOT NULL DEFAULT '',
         method      text NOT NULL,
         threshold   double precision NOT NULL,
         source_key  text,
         line_no     bigint,
         run_id      uuid,
         detected_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (location_id, metric, ts, method)
+        PRIMARY KEY (location_id, metric, ts, reading, method)
       );
 
       -- seed 004: its "raw" table held validated rows, with these names (timestamp naive, in UTC)

@@ -200,7 +200,7 @@ describe('medallion CLI (real PostgreSQL, the real datasets)', function () {
     }
   });
 
-  it('gives identical gold for the same data shuffled, in other batches, and ingested twice', async () => {
+  it('gives identical gold windows and anomalies for the same data shuffled, in other batches, and ingested twice', async () => {
     const lines = readFileSync(join(DATASETS, CAMPUS), 'utf8').trimEnd().split('\n');
     const [header, ...data] = lines;
     // a fixed shuffle (a different order, not a different random one each run)
@@ -227,7 +227,8 @@ describe('medallion CLI (real PostgreSQL, the real datasets)', function () {
         assert.equal(r.code, 0, `${file}: ${r.stderr}`);
       }
       const [a, b] = [await fingerprints(db.url), await fingerprints(other.url)];
-      assert.equal(b.gold, a.gold, 'gold');
+      assert.equal(b.gold, a.gold, 'gold windows');
+      assert.equal(b.anomalies, a.anomalies, 'anomalies');
       assert.equal(b.environment.split(',')[0], a.environment.split(',')[0], 'silver row count');
       assert.deepEqual((await goldMismatches(other.url, [3600, 86400])).mismatches, []);
     } finally {

@@ -139,6 +139,7 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     }
     assert.deepEqual(sets.flatMap((s) => s.types).sort(), [
       'medallion-aggregate',
+      'medallion-anomaly',
       'medallion-pg-config',
       'medallion-pg-write',
       'medallion-quarantine',

@@ -96,6 +96,7 @@ describe('lib/cli/headless-flow', () => {
     assert.equal(byId.get(h.bronze)!.table, 'bronze.records');
     assert.equal(byId.get(h.outcomes)!.type, 'debug');
     assert.equal(h.refused.length, 3, 'the refused and not-stored debug nodes');
+    assert.ok(types.has('medallion-anomaly') && types.has('medallion-aggregate'), 'gold');
     assert.equal(
       byId.get(h.watchFolder)!.folder,
       '${MEDALLION_LANDING}',

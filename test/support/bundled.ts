@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { NodeMessage } from 'node-red';
 import aggregateNode from '../../nodes/aggregate/aggregate';
+import anomalyNode from '../../nodes/anomaly/anomaly';
 import pgConfigNode from '../../nodes/pg-config/pg-config';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import quarantineNode from '../../nodes/quarantine/quarantine';
@@ -56,7 +57,16 @@ export async function loadBundled(url: string, work: string) {
   };
   mkdirSync(join(work, 'landing'), { recursive: true });
   await helper.load(
-    [...CORE, pgConfigNode, pgWriteNode, watchFolderNode, validateNode, quarantineNode, aggregateNode],
+    [
+      ...CORE,
+      pgConfigNode,
+      pgWriteNode,
+      watchFolderNode,
+      validateNode,
+      quarantineNode,
+      aggregateNode,
+      anomalyNode,
+    ],
     BUNDLED.map((n) => (n.type === 'debug' ? { id: n.id, z: n.z, g: n.g, type: 'helper', name: n.name } : n)),
   );
   const seen: Record<string, NodeMessage[]> = {};
@@ -86,6 +96,8 @@ export async function fingerprints(url: string): Promise<Record<string, string>>
                          rule_version, source_key, line_no FROM silver.environment_readings`,
     quarantine: `SELECT source_key, line_no, rule_version, source_name, record, errors FROM silver.quarantine`,
     gold: `SELECT * FROM gold.metric_windows`,
+    // lineage aside: the same reading may have come from another file
+    anomalies: `SELECT ts, location_id, metric, reading, value, score, baseline, method, threshold FROM gold.anomalies`,
   };
   const out: Record<string, string> = {};
   for (const [name, sql] of Object.entries(tables)) {

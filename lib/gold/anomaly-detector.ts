@@ -1,0 +1,275 @@
+/**
+ * The anomaly node without Node-RED. For a batch silver has stored, every series it
+ * touched is read back from silver around the batch — the `k` readings before its
+ * earliest reading, its span, the `k` after its latest — and every reading from the
+ * earliest on is scored again: a late reading changes the baselines of the `k`
+ * readings after it. So the anomalies depend on what silver holds, not on the order
+ * it arrived in; the state is silver itself, which survives restarts and redeploys.
+ * The detector keeps `gold.anomalies` itself, in one transaction per batch: the
+ * batch's anomalies upserted, those that are none any more after a rescore deleted,
+ * and the batch's progress row — so a later batch's rescore can never be overtaken by
+ * an earlier batch's write. Batches are handled one at a time.
+ */
+import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '../pg/client';
+import { isConnectionError, isTransientError } from '../pg/errors';
+import { qualified, resolveTable, type SchemaNames } from '../pg/identifiers';
+import { recordProgress, type ProgressKey } from '../pg/progress';
+import { retry, type RetryInfo } from '../retry';
+import {
+  affected,
+  compareSeries,
+  pointKey,
+  scoreSeries,
+  type AnomalyMethod,
+  type SeriesPoint,
+} from './anomaly';
+import { metricSource, timeOf, valuesOf, WindowConfigError, type MetricSource } from './windows';
+
+export interface AnomalyOptions {
+  method: AnomalyMethod;
+  threshold: number;
+  /** Readings in a baseline. */
+  k: number;
+  /** Fewest readings before one for it to be scored. */
+  min: number;
+  /** Only these metrics; empty: all of the table's. */
+  metrics: string[];
+}
+
+export interface AnomalyRow {
+  ts: Date;
+  location_id: string;
+  metric: string;
+  /** Which reading at `ts`, where several share one (the reading id), else ''. */
+  reading: string;
+  value: number;
+  score: number;
+  baseline: number;
+  method: AnomalyMethod;
+  threshold: number;
+  source_key: string | null;
+  line_no: number | null;
+}
+
+interface Point extends SeriesPoint {
+  source_key: string | null;
+  line_no: string | null;
+}
+
+export interface Detection {
+  anomalies: AnomalyRow[];
+  /** Readings scored (the batch's, and those after it whose baselines it changed). */
+  scored: number;
+  /** Anomalies that are none any more after a rescore, deleted. */
+  cleared: number;
+  /** The readings rescored and found no anomaly (their rows are deleted). */
+  stale: Array<[string, string, Date, string]>;
+}
+
+export class AnomalyDetector {
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly anomalies: string;
+  private readonly progressTable: ReturnType<typeof resolveTable>;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly schemas: SchemaNames,
+    readonly options: AnomalyOptions,
+    private readonly onRetry: (info: RetryInfo) => void = () => undefined,
+  ) {
+    this.anomalies = qualified(resolveTable('gold.anomalies', schemas));
+    this.progressTable = resolveTable('medallion.batches', schemas);
+  }
+
+  /** Sets the threshold for the batches to come (a dashboard slider). */
+  setThreshold(threshold: number): void {
+    if (!Number.isFinite(threshold) || threshold <= 0)
+      throw new Error(`threshold must be a number > 0, got ${threshold}`);
+    this.options.threshold = threshold;
+  }
+
+  /**
+   * Scores a batch and stores the outcome; `progress` (layer and key of the batch)
+   * records it in `medallion.batches` in the same transaction, and `runId` is the
+   * anomalies' lineage.
+   */
+  detect(
+    table: string | null | undefined,
+    rows: readonly Record<string, unknown>[],
+    progress?: ProgressKey,
+    signal?: AbortSignal,
+  ) {
+    const next = this.chain.then(async () => {
+      const d = await this.run(table, rows, signal);
+      d.cleared = await this.db(
+        () => inTransaction(this.pool, (c) => this.store(c, d, rows.length, progress)),
+        signal,
+      );
+      return d;
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private db<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return retry(
+      fn,
+      (err) => isConnectionError(err) || isTransientError(err),
+      {
+        initialMs: 500,
+        maxMs: 30_000,
+        maxAttempts: Infinity,
+      },
+      { signal, onRetry: this.onRetry },
+    );
+  }
+
+  private async run(
+    table: string | null | undefined,
+    rows: readonly Record<string, unknown>[],
+    signal?: AbortSignal,
+  ): Promise<Detection> {
+    const none: Detection = { anomalies: [], scored: 0, cleared: 0, stale: [] };
+    if (!rows.length) return none;
+    const source = metricSource(table);
+    if (!source) {
+      throw new WindowConfigError(
+        `no metrics to score for ${table ? `table ${table}` : 'rows without msg.silver.table'}: anomaly reads silver.environment_readings, silver.temperature_readings or silver.readings`,
+      );
+    }
+    // each touched series and the span of its batch readings
+    const spans = new Map<
+      string,
+      { location: string; metric: string; lo: number; hi: number; touched: Set<string> }
+    >();
+    for (const row of rows) {
+      const location = source.location(row);
+      const ts = timeOf(row.ts);
+      if (location === undefined || ts === undefined) continue;
+      const point = pointKey({ ts: new Date(ts), tiebreak: source.tiebreak(row) });
+      for (const { metric } of valuesOf(source, row, this.options.metrics)) {
+        const key = `${location}\u0000${metric}`;
+        let s = spans.get(key);
+        if (!s) spans.set(key, (s = { location, metric, lo: ts, hi: ts, touched: new Set() }));
+        s.lo = Math.min(s.lo, ts);
+        s.hi = Math.max(s.hi, ts);
+        s.touched.add(point);
+      }
+    }
+    const { method, threshold, k, min } = this.options;
+    const anomalies: AnomalyRow[] = [];
+    const cleared: Array<[string, string, Date, string]> = [];
+    let scored = 0;
+    for (const { location, metric, lo, hi, touched } of spans.values()) {
+      const { series } = await this.db(() => this.series(source, location, metric, lo, hi), signal);
+      // the batch's readings and the k after each: the only scores a new reading can change
+      const targets = affected(series, touched, k);
+      for (const s of scoreSeries(series, targets, { method, k, min })) {
+        scored++;
+        if (Math.abs(s.score) > threshold) {
+          anomalies.push({
+            ts: s.point.ts,
+            location_id: location,
+            metric,
+            reading: s.point.tiebreak,
+            value: s.point.value,
+            score: s.score,
+            baseline: s.baseline,
+            method,
+            threshold,
+            source_key: s.point.source_key,
+            line_no: s.point.line_no === null ? null : Number(s.point.line_no),
+          });
+        }
+      }
+      const id = (ts: Date, reading: string) => `${ts.getTime()}|${reading}`;
+      const flagged = new Set(
+        anomalies
+          .filter((a) => a.location_id === location && a.metric === metric)
+          .map((a) => id(a.ts, a.reading)),
+      );
+      for (const i of targets) {
+        const p = series[i];
+        if (!flagged.has(id(p.ts, p.tiebreak))) cleared.push([location, metric, p.ts, p.tiebreak]);
+      }
+    }
+    return { anomalies, scored, cleared: 0, stale: cleared };
+  }
+
+  /** Upserts the anomalies, deletes the stale ones, records progress; returns how many were deleted. */
+  private async store(c: PoolClient, d: Detection, rowsIn: number, progress?: ProgressKey): Promise<number> {
+    const { method } = this.options;
+    const removed = d.stale.length ? await this.clear(c, d.stale, method) : 0;
+    if (d.anomalies.length) {
+      const a = d.anomalies;
+      await c.query(
+        `INSERT INTO ${this.anomalies} AS t
+           (ts, location_id, metric, reading, value, score, baseline, method, threshold, source_key, line_no, run_id)
+         SELECT x.*, $12::uuid FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::float8[],
+                $6::float8[], $7::float8[], $8::text[], $9::float8[], $10::text[], $11::bigint[]) AS x
+         ON CONFLICT (location_id, metric, ts, reading, method) DO UPDATE SET
+           value = EXCLUDED.value, score = EXCLUDED.score, baseline = EXCLUDED.baseline,
+           threshold = EXCLUDED.threshold, source_key = EXCLUDED.source_key, line_no = EXCLUDED.line_no,
+           run_id = EXCLUDED.run_id, detected_at = now()`,
+        [
+          a.map((x) => x.ts),
+          a.map((x) => x.location_id),
+          a.map((x) => x.metric),
+          a.map((x) => x.reading),
+          a.map((x) => x.value),
+          a.map((x) => x.score),
+          a.map((x) => x.baseline),
+          a.map((x) => x.method),
+          a.map((x) => x.threshold),
+          a.map((x) => x.source_key),
+          a.map((x) => x.line_no),
+          progress?.runId ?? null,
+        ],
+      );
+    }
+    if (progress) {
+      await recordProgress(c, this.progressTable, progress, {
+        rowsIn,
+        inserted: d.anomalies.length,
+        duplicate: 0,
+        quarantined: 0,
+      });
+    }
+    return removed;
+  }
+
+  /** The series around [lo, hi]: the k points before lo, lo…hi, and the k points after hi. */
+  private async series(source: MetricSource, location: string, metric: string, lo: number, hi: number) {
+    const long = source.longSql(qualified(resolveTable(`silver.${source.table}`, this.schemas)));
+    const part = (where: string, order: string) =>
+      `(SELECT l.ts, l.value, l.tiebreak, l.source_key, l.line_no FROM w CROSS JOIN LATERAL (${long}) l
+         WHERE l.metric = w.metric AND l.value IS NOT NULL AND ${where} ${order})`;
+    const { rows } = await this.pool.query<Point>(
+      `WITH w(location_id, metric) AS (VALUES ($1::text, $2::text))
+       SELECT * FROM ${part('l.ts < $3', 'ORDER BY l.ts DESC, l.tiebreak COLLATE "C" DESC LIMIT $5')} b
+       UNION ALL SELECT * FROM ${part('l.ts >= $3 AND l.ts <= $4', '')} m
+       UNION ALL SELECT * FROM ${part('l.ts > $4', 'ORDER BY l.ts, l.tiebreak COLLATE "C" LIMIT $5')} a`,
+      [location, metric, new Date(lo), new Date(hi), this.options.k],
+    );
+    return { series: rows.map((r) => ({ ...r, value: Number(r.value) })).sort(compareSeries) };
+  }
+
+  /** Deletes the anomalies of readings that are none any more; returns how many there were. */
+  private async clear(c: PoolClient, points: Array<[string, string, Date, string]>, method: AnomalyMethod) {
+    const { rowCount } = await c.query(
+      `DELETE FROM ${this.anomalies} a
+        USING unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) p(location_id, metric, ts, reading)
+        WHERE a.location_id = p.location_id AND a.metric = p.metric AND a.ts = p.ts AND a.reading = p.reading
+          AND a.method = $5`,
+      [
+        points.map((p) => p[0]),
+        points.map((p) => p[1]),
+        points.map((p) => p[2]),
+        points.map((p) => p[3]),
+        method,
+      ],
+    );
+    return rowCount ?? 0;
+  }
+}
