@@ -6,7 +6,8 @@
  * shuffled: silver holds each reading once, and a replayed batch recomputes the same
  * values. Pure: rows in, window keys and SQL out.
  */
-import { qualified, resolveTable, type SchemaNames } from '../pg/identifiers';
+import { qualified, quoteIdent, resolveTable, type SchemaNames } from '../pg/identifiers';
+import { PROFILES } from '../validate/profiles';
 
 export interface WindowSize {
   /** As written in the form, e.g. `1h`. */
@@ -62,17 +63,8 @@ export interface MetricSource {
   longSql(table: string): string;
 }
 
-const ENVIRONMENT_METRICS = [
-  'temperature_celsius',
-  'humidity_percent',
-  'air_quality_index',
-  'noise_level_db',
-  'lighting_lux',
-  'crowd_density',
-  'stress_level',
-  'sleep_hours',
-  'mood_score',
-] as const;
+/** iot-environment's metrics: the profile's fields marked `metric`, which are silver's columns. */
+const ENVIRONMENT_METRICS = PROFILES['iot-environment'].fields.filter((f) => f.metric).map((f) => f.field);
 
 const text = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : String(v));
 
@@ -85,7 +77,7 @@ export const METRIC_SOURCES: Readonly<Record<string, MetricSource>> = {
     tiebreak: () => '',
     longSql: (t) =>
       `SELECT s.location_id, m.metric, s.ts, m.value, '' AS tiebreak, s.source_key, s.line_no FROM ${t} s
-         CROSS JOIN LATERAL (VALUES ${ENVIRONMENT_METRICS.map((m) => `('${m}', s.${m})`).join(', ')}) m(metric, value)
+         CROSS JOIN LATERAL (VALUES ${ENVIRONMENT_METRICS.map((m) => `('${m}', s.${quoteIdent(m)})`).join(', ')}) m(metric, value)
         WHERE s.location_id = w.location_id`,
   },
   // iot-temp: temp per room and In/Out, the location written `<room>/<In|Out>`
