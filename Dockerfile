@@ -14,6 +14,10 @@
 # The headless CLI is in the image too (it runs the flow's file branch in its own Node-RED):
 #   docker run --rm -e DATABASE_URL=… -v "$PWD/in:/data/in" --entrypoint npx \
 #     node-red-iot-medallion medallion ingest /data/in --once
+#
+# The Node-RED image is a build argument: Node-RED 5 needs Node.js 22, e.g.
+#   docker build --build-arg NODE_RED_IMAGE=nodered/node-red:5.0.7-22 -t node-red-iot-medallion:nr5 .
+# (the official tags read <Node-RED version>-<Node.js major>); both majors are tested, see the README.
 ARG NODE_RED_IMAGE=nodered/node-red:4.1.10-20
 
 FROM node:20-bookworm-slim AS build

@@ -37,10 +37,13 @@ class Exit extends Error {
 const DRAINED_POLLS = 3;
 const POLL_MS = 250;
 
-/** Node-RED's `node-red` module, from the working directory or beside this package. */
+/** Node-RED's `node-red` module: MEDALLION_NODE_RED (a package directory), else from the working directory or beside this package. */
 function findNodeRed(): string {
   try {
-    return require.resolve('node-red', { paths: [process.cwd(), packageRoot] });
+    const dir = process.env.MEDALLION_NODE_RED;
+    return dir
+      ? require.resolve(resolve(dir))
+      : require.resolve('node-red', { paths: [process.cwd(), packageRoot] });
   } catch {
     throw new Exit(
       2,

@@ -33,6 +33,12 @@ function prepareUserDir(userDir: string): void {
   }
 }
 
+/** Node-RED's `red.js`: of the install MEDALLION_NODE_RED names (a package directory), else the one beside the pack. */
+function nodeRedScript(): string {
+  const dir = process.env.MEDALLION_NODE_RED;
+  return dir ? join(resolve(dir), 'red.js') : require.resolve('node-red/red.js');
+}
+
 /** Resolves when the editor answers HTTP, or rejects when Node-RED exits first. */
 function editorUp(url: string, child: ChildProcess): Promise<void> {
   return new Promise((resolveUp, reject) => {
@@ -96,7 +102,7 @@ async function runNodeRed(home: string, env: NodeJS.ProcessEnv, embedded: boolea
   const port = Number(env.PORT || 1880);
   const child = spawn(
     process.execPath,
-    [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', join(__dirname, 'settings.js')],
+    [nodeRedScript(), '--userDir', userDir, '--settings', join(__dirname, 'settings.js')],
     { stdio: 'inherit', env },
   );
 

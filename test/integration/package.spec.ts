@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
+import { redJs } from '../support/node-red';
 import { freePort, httpGet, httpPost, poll, spawnCollecting, type Spawned } from '../support/processes';
 
 const repo = resolve(__dirname, '..', '..');
@@ -65,11 +66,9 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     db = await createTestDatabase('package');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    nodeRed = spawnCollecting(
-      process.execPath,
-      [require.resolve('node-red/red.js'), '--userDir', userDir, '--port', String(port)],
-      { env: { ...process.env, NODE_RED_CREDENTIAL_SECRET: 'package-test-secret' } },
-    );
+    nodeRed = spawnCollecting(process.execPath, [redJs(), '--userDir', userDir, '--port', String(port)], {
+      env: { ...process.env, NODE_RED_CREDENTIAL_SECRET: 'package-test-secret' },
+    });
     await nodeRed.waitFor(/Server now running at/, 60_000);
   });
 
@@ -118,6 +117,7 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     const ingest = spawnSync(bin, ['ingest', join(work, 'a.csv'), '--database-url', db.url], {
       encoding: 'utf8',
       cwd: work,
+      env: { ...process.env, MEDALLION_NODE_RED: '' },
     });
     assert.equal(ingest.status, 2, ingest.stderr);
     assert.match(ingest.stderr, /^medallion: Node-RED is needed to run the flow and was not found/);

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { writeIotTempCsv } from '../../lib/generators/iot-temp-csv';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { landingFlow, pgWrite } from '../support/landing-flow';
+import { redJs } from '../support/node-red';
 import { freePort, poll, spawnCollecting, type Spawned } from '../support/processes';
 
 const repo = resolve(__dirname, '..', '..');
@@ -68,13 +69,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     const port = await freePort(0);
     const spawned = spawnCollecting(
       process.execPath,
-      [
-        require.resolve('node-red/red.js'),
-        '--userDir',
-        userDir,
-        '--settings',
-        join(repo, 'dist', 'bin', 'settings.js'),
-      ],
+      [redJs(), '--userDir', userDir, '--settings', join(repo, 'dist', 'bin', 'settings.js')],
       { env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', NODE_RED_CREDENTIAL_SECRET: 'test' } },
     );
     await spawned.waitFor(/Started flows/, 60_000);

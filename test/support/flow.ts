@@ -1,8 +1,9 @@
 import type { NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
+import { nodeRedDir } from './node-red';
 import { poll } from './processes';
 
-helper.init(require.resolve('node-red'));
+helper.init(require.resolve(nodeRedDir()));
 
 export { helper };
 
