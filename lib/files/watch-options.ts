@@ -4,7 +4,7 @@
  * instance name the ledger knows this Node-RED by.
  */
 import { hostname } from 'node:os';
-import { numberOr } from '../form-values';
+import { listOf, numberOr } from '../form-values';
 import { resolveFolder } from './folders';
 import type { WatcherOptions } from './landing-watcher';
 
@@ -27,13 +27,6 @@ export interface WatchForm {
   leaseSeconds?: string | number;
 }
 
-function layerList(text: string | undefined): string[] {
-  return (text ?? '')
-    .split(',')
-    .map((l) => l.trim())
-    .filter(Boolean);
-}
-
 export function watcherOptions(form: WatchForm, userDir: string, env = process.env): WatcherOptions {
   const folder = resolveFolder(form.folder, 'landing', userDir);
   return {
@@ -45,16 +38,13 @@ export function watcherOptions(form: WatchForm, userDir: string, env = process.e
     csv: {
       delimiter: form.delimiter === '\\t' ? '\t' : form.delimiter || 'auto',
       quote: form.quote ?? '"',
-      columns: (form.columns ?? '')
-        .split(',')
-        .map((c) => c.trim())
-        .filter(Boolean),
+      columns: listOf(form.columns),
     },
     batchSize: Math.max(1, numberOr(form.batchSize, 5000)),
     readAhead: Math.max(1, numberOr(form.readAhead, 4)),
     commitLayer: (form.commitLayer ?? 'bronze').trim(),
-    completeLayers: layerList(form.completeLayers),
-    finalLayers: layerList(form.finalLayers),
+    completeLayers: listOf(form.completeLayers),
+    finalLayers: listOf(form.finalLayers),
     bronzeTable: form.bronzeTable?.trim() || 'bronze.records',
     leaseMs: Math.max(3, numberOr(form.leaseSeconds, 30)) * 1000,
     instance: env.MEDALLION_INSTANCE || `${hostname()}:${userDir}`,

@@ -6,6 +6,7 @@
  * shuffled: silver holds each reading once, and a replayed batch recomputes the same
  * values. Pure: rows in, window keys and SQL out.
  */
+import { listOf } from '../form-values';
 import { qualified, quoteIdent, resolveTable, type SchemaNames } from '../pg/identifiers';
 import { PROFILES } from '../validate/profiles';
 
@@ -21,10 +22,7 @@ export class WindowConfigError extends Error {}
 
 /** `1h, 1d` → sizes in ms, distinct, smallest first; each a whole number of s, m, h, d or w. */
 export function parseWindowSizes(text: string): WindowSize[] {
-  const parts = text
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
+  const parts = listOf(text);
   if (!parts.length) throw new WindowConfigError('give at least one window size, e.g. 1h');
   const sizes = new Map<number, WindowSize>();
   for (const label of parts) {

@@ -1,4 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { listOf } from '../../lib/form-values';
 import { Aggregator } from '../../lib/gold/aggregator';
 import { parseWindowSizes } from '../../lib/gold/windows';
 import { describeError } from '../../lib/pg/errors';
@@ -27,10 +28,7 @@ export = (RED: NodeAPI) => {
     try {
       const options = {
         sizes: parseWindowSizes(def.windows || '1h'),
-        metrics: (def.metrics ?? '')
-          .split(',')
-          .map((m) => m.trim())
-          .filter(Boolean),
+        metrics: listOf(def.metrics),
         percentiles: def.percentiles === true,
       };
       if (service && !setupError) {

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DEFAULT_THRESHOLD, METHODS, type AnomalyMethod } from '../../lib/gold/anomaly';
 import { AnomalyDetector } from '../../lib/gold/anomaly-detector';
-import { numberOr } from '../../lib/form-values';
+import { listOf, numberOr } from '../../lib/form-values';
 import { describeError } from '../../lib/pg/errors';
 import { progressKeyFrom, type MessageSource, type ProgressKey } from '../../lib/pg/progress';
 import { compactNumber, throttledStatus } from '../../lib/status';
@@ -49,10 +49,7 @@ export = (RED: NodeAPI) => {
             threshold: DEFAULT_THRESHOLD[method],
             k: Math.max(2, numberOr(def.window, 60)),
             min: Math.max(2, numberOr(def.minBaseline, 10)),
-            metrics: (def.metrics ?? '')
-              .split(',')
-              .map((m) => m.trim())
-              .filter(Boolean),
+            metrics: listOf(def.metrics),
           },
           (info) =>
             status.set({
