@@ -10,9 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { isConnectionError, isTransientError } from '../pg/errors';
+import { untilReachable } from '../pg/retry-db';
 import type { RunTotals } from '../pg/runs';
-import { retry } from '../retry';
 import { CsvFileReader, recordFromRaw, type FileRecord } from './csv-reader';
 import { moveInto, sha256File, writeAtomically, type LandingFolders } from './folders';
 import type { IncompleteRun, Ledger } from './ledger';
@@ -489,16 +488,12 @@ export class FileLoader {
 
   /** Runs a ledger step, retrying while the database is unreachable, until it works or the node closes. */
   private db<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    return retry(
-      fn,
-      (err) => isConnectionError(err) || isTransientError(err),
-      { initialMs: 500, maxMs: 15_000, maxAttempts: Infinity },
-      {
-        signal: this.signal,
-        onRetry: (info) =>
-          this.hooks.activity({ state: 'retrying', file: name, reason: (info.error as Error).message }),
-      },
-    ).catch((err) => {
+    return untilReachable(fn, {
+      signal: this.signal,
+      maxMs: 15_000,
+      onRetry: (info) =>
+        this.hooks.activity({ state: 'retrying', file: name, reason: (info.error as Error).message }),
+    }).catch((err) => {
       if (this.signal.aborted) throw new Aborted('closed');
       throw err;
     });

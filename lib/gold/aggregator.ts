@@ -5,9 +5,10 @@
  * recomputation (which has seen more of silver) is never overtaken by an earlier one.
  */
 import type { Pool } from 'pg';
-import { isConnectionError, isTransientError } from '../pg/errors';
 import type { SchemaNames } from '../pg/identifiers';
-import { retry, type RetryInfo } from '../retry';
+import { untilReachable } from '../pg/retry-db';
+import type { RetryInfo } from '../retry';
+import { Serial } from '../serial';
 import {
   metricSource,
   recomputeParams,
@@ -37,7 +38,7 @@ export interface WindowRow extends WindowKey {
 }
 
 export class Aggregator {
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
 
   constructor(
     private readonly pool: Pool,
@@ -48,9 +49,7 @@ export class Aggregator {
 
   /** The touched windows of a batch of `table`'s rows, as silver has them now (in arrival order). */
   windows(table: string | null | undefined, rows: readonly Record<string, unknown>[], signal?: AbortSignal) {
-    const next = this.chain.then(() => this.compute(table, rows, signal));
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.serial.run(() => this.compute(table, rows, signal));
   }
 
   private async compute(
@@ -68,12 +67,10 @@ export class Aggregator {
     const keys = touchedWindows(source, rows, this.options.sizes, this.options.metrics);
     if (!keys.length) return [];
     const sql = recomputeSql(source, this.schemas, this.options.percentiles);
-    const result = await retry(
-      () => this.pool.query<WindowRow>(sql, recomputeParams(keys)),
-      (err) => isConnectionError(err) || isTransientError(err),
-      { initialMs: 500, maxMs: 30_000, maxAttempts: Infinity },
-      { signal, onRetry: this.onRetry },
-    );
+    const result = await untilReachable(() => this.pool.query<WindowRow>(sql, recomputeParams(keys)), {
+      signal,
+      onRetry: this.onRetry,
+    });
     return result.rows;
   }
 }

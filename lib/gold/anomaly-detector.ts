@@ -12,10 +12,11 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '../pg/client';
-import { isConnectionError, isTransientError } from '../pg/errors';
 import { qualified, resolveTable, type SchemaNames } from '../pg/identifiers';
 import { recordProgress, type ProgressKey } from '../pg/progress';
-import { retry, type RetryInfo } from '../retry';
+import { untilReachable } from '../pg/retry-db';
+import type { RetryInfo } from '../retry';
+import { Serial } from '../serial';
 import {
   affected,
   compareSeries,
@@ -68,7 +69,7 @@ export interface Detection {
 }
 
 export class AnomalyDetector {
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
   private readonly anomalies: string;
   private readonly progressTable: ReturnType<typeof resolveTable>;
 
@@ -100,7 +101,7 @@ export class AnomalyDetector {
     progress?: ProgressKey,
     signal?: AbortSignal,
   ) {
-    const next = this.chain.then(async () => {
+    return this.serial.run(async () => {
       const d = await this.run(table, rows, signal);
       d.cleared = await this.db(
         () => inTransaction(this.pool, (c) => this.store(c, d, rows.length, progress)),
@@ -108,21 +109,10 @@ export class AnomalyDetector {
       );
       return d;
     });
-    this.chain = next.catch(() => undefined);
-    return next;
   }
 
   private db<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return retry(
-      fn,
-      (err) => isConnectionError(err) || isTransientError(err),
-      {
-        initialMs: 500,
-        maxMs: 30_000,
-        maxAttempts: Infinity,
-      },
-      { signal, onRetry: this.onRetry },
-    );
+    return untilReachable(fn, { signal, onRetry: this.onRetry });
   }
 
   private async run(
