@@ -155,9 +155,11 @@ export class AnomalyDetector {
       const { series } = await this.db(() => this.series(source, location, metric, lo, hi), signal);
       // the batch's readings and the k after each: the only scores a new reading can change
       const targets = affected(series, touched, k);
+      const flagged = new Set<string>();
       for (const s of scoreSeries(series, targets, { method, k, min })) {
         scored++;
         if (Math.abs(s.score) > threshold) {
+          flagged.add(pointKey(s.point));
           anomalies.push({
             ts: s.point.ts,
             location_id: location,
@@ -173,15 +175,9 @@ export class AnomalyDetector {
           });
         }
       }
-      const id = (ts: Date, reading: string) => `${ts.getTime()}|${reading}`;
-      const flagged = new Set(
-        anomalies
-          .filter((a) => a.location_id === location && a.metric === metric)
-          .map((a) => id(a.ts, a.reading)),
-      );
       for (const i of targets) {
         const p = series[i];
-        if (!flagged.has(id(p.ts, p.tiebreak))) cleared.push([location, metric, p.ts, p.tiebreak]);
+        if (!flagged.has(pointKey(p))) cleared.push([location, metric, p.ts, p.tiebreak]);
       }
     }
     return { anomalies, scored, cleared: 0, stale: cleared };
