@@ -76,6 +76,19 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     return spawned;
   }
 
+  /**
+   * Writes a generated IoT-temp file of `rows` rows, starts Node-RED, drops the file into
+   * the landing folder, and kills Node-RED with SIGKILL as soon as `reached()` holds.
+   */
+  async function dropThenKill(name: string, rows: number, reached: () => Promise<boolean>, what: string) {
+    await writeIotTempCsv(join(work, name), rows);
+    nodeRed = await startNodeRed();
+    renameSync(join(work, name), join(landing, name));
+    await poll(async () => (await reached()) || undefined, 120_000, what, 50);
+    nodeRed.child.kill('SIGKILL');
+    await nodeRed.exited(10_000);
+  }
+
   const bronzeCount = async () =>
     (await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM bronze.records'))[0]?.n ?? 0;
 
@@ -114,17 +127,12 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
 
   it('kill -9 in the middle of a file, then a restart: every line in bronze exactly once, the file in processed/', async () => {
     const rows = 400_000;
-    await writeIotTempCsv(join(work, 'crash.csv'), rows);
-    nodeRed = await startNodeRed();
-    renameSync(join(work, 'crash.csv'), join(landing, 'crash.csv'));
-    await poll(
-      async () => ((await bronzeCount()) >= 50_000 ? true : undefined),
-      120_000,
+    await dropThenKill(
+      'crash.csv',
+      rows,
+      async () => (await bronzeCount()) >= 50_000,
       '50 000 rows in bronze',
-      50,
     );
-    nodeRed.child.kill('SIGKILL');
-    await nodeRed.exited(10_000);
     const before = await bronzeCount();
     assert.ok(before < rows, `the kill came too late: ${before} of ${rows} rows were in`);
     assert.ok(existsSync(join(landing, 'processing', 'crash.csv')), 'the file waits in processing/');
@@ -226,17 +234,12 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
   it('kill -9 between the bronze and silver writes, then a restart: the run reconciles, no row twice', async () => {
     const rows = 300_000;
     writeSilverFlow();
-    await writeIotTempCsv(join(work, 'crash.csv'), rows);
-    nodeRed = await startNodeRed();
-    renameSync(join(work, 'crash.csv'), join(landing, 'crash.csv'));
-    await poll(
-      async () => ((await silverCount()) >= 30_000 ? true : undefined),
-      120_000,
+    await dropThenKill(
+      'crash.csv',
+      rows,
+      async () => (await silverCount()) >= 30_000,
       '30 000 rows in silver',
-      50,
     );
-    nodeRed.child.kill('SIGKILL');
-    await nodeRed.exited(10_000);
     const [inBronze, inSilver] = [await bronzeCount(), await silverCount()];
     assert.ok(inSilver < rows, `the kill came too late: ${inSilver} of ${rows} rows were in silver`);
     assert.ok(inSilver <= inBronze, 'silver never runs ahead of bronze');
@@ -256,16 +259,12 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     const rows = 150_000;
     // the silver writers disabled: the process dies after the commit point, with nothing in silver
     writeSilverFlow(true, { readAhead: 100 });
-    await writeIotTempCsv(join(work, 'late.csv'), rows);
-    nodeRed = await startNodeRed();
-    renameSync(join(work, 'late.csv'), join(landing, 'late.csv'));
-    await poll(
-      async () => existsSync(join(landing, 'processed', 'late.csv')) || undefined,
-      120_000,
+    await dropThenKill(
+      'late.csv',
+      rows,
+      async () => existsSync(join(landing, 'processed', 'late.csv')),
       'late.csv in processed/',
     );
-    nodeRed.child.kill('SIGKILL');
-    await nodeRed.exited(10_000);
     assert.equal(await bronzeCount(), rows);
     assert.equal(await silverCount(), 0);
     const [before] = await query(db.url, `SELECT status FROM medallion.runs`);
