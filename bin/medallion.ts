@@ -142,10 +142,23 @@ function flowFor(cmd: IngestCommand, input: Input): HeadlessFlow {
   });
 }
 
-async function ingest(cmd: IngestCommand, url: string): Promise<number> {
+/** What `ingest` needs, checked before any database is started (usage and configuration errors). */
+interface Prepared {
+  input: Input;
+  hf: HeadlessFlow;
+  nodeRedPath: string;
+}
+
+function prepare(cmd: IngestCommand): Prepared {
   const input = inputOf(cmd);
-  const hf = flowFor(cmd, input);
-  const nodeRedPath = findNodeRed();
+  return { input, hf: flowFor(cmd, input), nodeRedPath: findNodeRed() };
+}
+
+async function ingest(
+  cmd: IngestCommand,
+  { input, hf, nodeRedPath }: Prepared,
+  url: string,
+): Promise<number> {
   const userDir = mkdtempSync(join(tmpdir(), 'medallion-cli-'));
   linkPack(userDir);
   writeFileSync(join(userDir, 'flows.json'), JSON.stringify(hf.flow));
@@ -266,15 +279,11 @@ async function main(argv: string[]): Promise<number> {
       console.log(cmd.text);
       return 0;
     }
-    if (cmd.kind === 'ingest') {
-      // usage and configuration errors before any database is started
-      flowFor(cmd, inputOf(cmd));
-      findNodeRed();
-    }
+    const prepared = cmd.kind === 'ingest' ? prepare(cmd) : undefined;
     const db = await database(cmd.databaseUrl, say);
     embedded = db.embedded;
     await assertReachable(db.url);
-    return cmd.kind === 'status' ? await status(cmd, db.url) : await ingest(cmd, db.url);
+    return cmd.kind === 'status' ? await status(cmd, db.url) : await ingest(cmd, prepared!, db.url);
   } catch (err) {
     if (err instanceof UsageError) {
       say(`medallion: ${err.message} (medallion --help)`);

@@ -3,6 +3,9 @@
  * pg-write that stores its batches in bronze (layer "bronze"). Output 2 of watch-folder
  * and output 1 of pg-write go to `filesTo` and `storedTo` when given.
  */
+import type { FlowNode } from '../../lib/cli/headless-flow';
+
+export type { FlowNode };
 export const BRONZE_COLUMNS = 'source_kind, source_key, source_name, line_no, raw, run_id, batch';
 
 export interface LandingFlowOptions {
@@ -14,8 +17,6 @@ export interface LandingFlowOptions {
   filesTo?: string;
   storedTo?: string;
 }
-
-export type FlowNode = { id: string; type: string; wires?: string[][] } & Record<string, unknown>;
 
 export function landingFlow(o: LandingFlowOptions): FlowNode[] {
   return [
