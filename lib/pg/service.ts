@@ -52,7 +52,7 @@ export class PgService extends EventEmitter {
   readonly pool: Pool;
   readonly target: string;
   readonly schemas: SchemaNames;
-  /** The runs (`medallion.runs`): a pg-write of a final layer finalizes them. */
+  /** The runs (`medallion.runs`), completed through `committed`. */
   readonly runs: Runs;
   private readonly migrationKey: string;
   private current: PgState = { state: 'connecting', message: 'connecting', since: Date.now() };
@@ -81,10 +81,13 @@ export class PgService extends EventEmitter {
   }
 
   /**
-   * A node committed a batch with this progress key: nodes waiting for it (watch-folder
-   * waits for its batches in the commit layer) hear it at once instead of polling.
+   * A node committed a batch with this progress key. When the batch has a run, the run
+   * is completed if this was its last batch missing in its final layers (else the
+   * watch-folder or a replay completes it; a failure here is left to them). Then nodes
+   * waiting for the batch (watch-folder) hear of it at once instead of polling.
    */
-  noteCommitted(key: ProgressKey): void {
+  async committed(key: ProgressKey): Promise<void> {
+    if (key.runId) await this.runs.finalize(key.runId, key.layer).catch(() => undefined);
     this.emit('committed', key);
   }
 

@@ -92,11 +92,7 @@ export = (RED: NodeAPI) => {
         .ready()
         .then(() => detector!.detect(msg.silver?.table ?? msg.pg?.table, rows, progress, abort.signal))
         .then(async (d) => {
-          if (progress) {
-            service!.noteCommitted(progress);
-            // the writer of a run's final layer completes it (else the watch-folder or a replay will)
-            if (progress.runId) await service!.runs.finalize(progress.runId, layer).catch(() => undefined);
-          }
+          if (progress) await service!.committed(progress);
           return d;
         })
         .then(

@@ -70,8 +70,6 @@ export = (RED: NodeAPI) => {
         this.warn(`fields with no column in ${table} are not written: ${ignored}`);
       }
       status.stored(result.rows, result.rejected.length);
-      const progress = micro ? undefined : origins[0].progress;
-      if (progress) service?.noteCommitted(progress);
       origins[0].send(answerMessages(origins[0].msg, micro, records, result));
       for (const o of origins) o.done();
     };
@@ -89,8 +87,7 @@ export = (RED: NodeAPI) => {
           if (job.micro) return writer!.write(job.records);
           const { progress, lineage } = job.origins[0];
           const result = await writer!.write(job.records, progress, lineage);
-          // the writer of a run's final layer completes it (else the watch-folder or a replay will)
-          if (progress?.runId) await service!.runs.finalize(progress.runId, layer).catch(() => undefined);
+          if (progress) await service!.committed(progress);
           return result;
         },
         transient: isTransientError,
