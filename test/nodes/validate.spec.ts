@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { NodeMessage } from 'node-red';
 import type { FileOutcome } from '../../lib/files/landing-watcher';
 import type { RecordError } from '../../lib/validate/compile';
@@ -161,16 +161,20 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     assert.deepEqual(await runOf(file.runId!), expectedRun(expected));
   });
 
-  it('completes a run left incomplete after its file was archived by replaying it from bronze on start', async () => {
-    const source = join(DATASETS, 'IOT-temp.csv');
-    const expected = expectIotTemp(source);
-    const watch = { ...RUN_LAYERS, batchSize: 5000, readAhead: 100 };
-    // stopped between bronze and silver: validate's outputs lead nowhere, so silver and quarantine get nothing
-    const cut = flow({}, undefined, watch).map((n) => (n.id === 'v' ? { ...n, wires: [[], []] } : n));
+  const REPLAY_WATCH = { ...RUN_LAYERS, batchSize: 5000, readAhead: 100 };
+
+  /**
+   * Loads `source` as if Node-RED stopped between bronze and silver: validate's outputs
+   * lead nowhere, the file is archived, its run left running. Returns the run.
+   */
+  async function archiveWithoutSilver(source: string, bronze: Record<string, unknown> = {}): Promise<string> {
+    const cut = flow({}, undefined, REPLAY_WATCH).map((n) =>
+      n.id === 'v' ? { ...n, wires: [[], []] } : n.id === 'pgw' ? { ...n, ...bronze } : n,
+    );
     await helper.load([pgConfigNode, pgWriteNode, watchFolderNode, validateNode], cut);
-    copyFileSync(source, join(landing, 'IOT-temp.csv'));
+    copyFileSync(source, join(landing, basename(source)));
     await poll(
-      async () => existsSync(join(landing, 'processed', 'IOT-temp.csv')) || undefined,
+      async () => existsSync(join(landing, 'processed', basename(source))) || undefined,
       30_000,
       'the file archived once in bronze',
     );
@@ -181,8 +185,36 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     assert.equal(status, 'running');
     assert.equal((await layerCounts('silver')).batches, 0);
     await helper.unload();
+    return runId;
+  }
 
-    await load({}, undefined, watch);
+  it('fails a run it cannot replay (bronze without batch numbers), naming why, and stays up', async () => {
+    const runId = await archiveWithoutSilver(join(DATASETS, 'university_mental_health_iot_dataset.csv'), {
+      columns: 'source_kind, source_key, source_name, line_no, raw, run_id',
+    });
+    await load({}, undefined, REPLAY_WATCH);
+    const { payload: file } = await nextMessage<Outcome>('files', 30_000);
+    assert.equal(file.state, 'failed');
+    assert.match(
+      file.error!,
+      /^university_mental_health_iot_dataset\.csv: the run cannot be completed from bronze\.records: batch 0 has no rows there \(does the bronze pg-write write the batch column\?\)$/,
+    );
+    const [run] = await query(db.url, 'SELECT status, error FROM medallion.runs WHERE run_id = $1', [runId]);
+    assert.deepEqual(run, { status: 'failed', error: file.error });
+    // the node goes on: a new file loads
+    const next = nextMessage<Outcome>('files', 30_000);
+    writeFileSync(
+      join(landing, 'next.csv'),
+      'id,room_id/id,noted_date,temp,out/in\nn1,Room A,08-12-2018 09:30,29,In\n',
+    );
+    assert.equal((await next).payload.state, 'loaded');
+  });
+
+  it('completes a run left incomplete after its file was archived by replaying it from bronze on start', async () => {
+    const source = join(DATASETS, 'IOT-temp.csv');
+    const expected = expectIotTemp(source);
+    const runId = await archiveWithoutSilver(source);
+    await load({}, undefined, REPLAY_WATCH);
     const { payload: file } = await nextMessage<Outcome>('files', 50_000);
     assert.equal(file.state, 'loaded');
     assert.equal(file.runId, runId);
