@@ -33,6 +33,16 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
       const c = new Client({ connectionString: ADMIN_URL });
       await c.connect();
       try {
+        // sessions a test just ended may still be closing: give them a moment, so FORCE never
+        // kills one whose client is still listening (its FATAL would be an uncaught error)
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await c.query(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+            [name],
+          );
+          if (rows[0].n === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
         await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       } finally {
         await c.end();
