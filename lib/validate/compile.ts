@@ -21,12 +21,15 @@ export type Typed = Record<string, string | number | boolean | Date | null>;
 
 export interface ValidRecord {
   line?: number;
+  /** The record's own source key (an MQTT reading's idempotency key); else the batch's. */
+  key?: string;
   values: Typed;
   quality: number;
 }
 
 export interface InvalidRecord {
   line?: number;
+  key?: string;
   /** The input fields as received. */
   input: Record<string, unknown>;
   errors: RecordError[];
@@ -175,24 +178,34 @@ function qualityOf(rules: FieldRule[], keys: Set<string>, values: Typed): number
   return Math.round((0.5 * completeness + 0.5 * plausibility) * 1000) / 1000;
 }
 
-/** What a record of a batch is: a file record (`{line_no, fields, error?}`) or plain fields (a reading). */
-export function unpack(record: unknown): { line?: number; fields: Record<string, unknown>; error?: string } {
+/**
+ * What a record of a batch is: a file or MQTT record (`{line_no, fields, error?,
+ * source_key?}`) or plain fields (a reading).
+ */
+export function unpack(record: unknown): {
+  line?: number;
+  key?: string;
+  fields: Record<string, unknown>;
+  error?: string;
+} {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
     return {
       fields: { value: record },
       error: `the record is ${record === null ? 'null' : typeof record}, not an object`,
     };
   }
-  const r = record as { line_no?: unknown; fields?: unknown; error?: unknown };
+  const r = record as { line_no?: unknown; fields?: unknown; error?: unknown; source_key?: unknown };
+  const key = typeof r.source_key === 'string' ? { key: r.source_key } : {};
   if (r.fields && typeof r.fields === 'object' && typeof r.line_no === 'number') {
     return {
       line: r.line_no,
+      ...key,
       fields: r.fields as Record<string, unknown>,
       error: r.error as string | undefined,
     };
   }
   if (typeof r.line_no === 'number' && typeof r.error === 'string') {
-    return { line: r.line_no, fields: {}, error: r.error };
+    return { line: r.line_no, ...key, fields: {}, error: r.error };
   }
   return { fields: record as Record<string, unknown> };
 }
@@ -270,10 +283,11 @@ export function compileRules(input: unknown): CompiledRules {
       const valid: ValidRecord[] = [];
       const invalid: InvalidRecord[] = [];
       for (const record of records) {
-        const { line, fields, error } = unpack(record);
+        const { line, key, fields, error } = unpack(record);
+        const at = key === undefined ? { line } : { line, key };
         if (error !== undefined) {
           invalid.push({
-            line,
+            ...at,
             input: fields,
             errors: [
               { line, field: '', rule: 'parse', value: undefined, expected: 'a CSV record', message: error },
@@ -287,11 +301,11 @@ export function compileRules(input: unknown): CompiledRules {
         if (result.success) {
           const values = result.data as Typed;
           const empty = noValues(line, values);
-          if (empty) invalid.push({ line, input: fields, errors: [empty] });
-          else valid.push({ line, values, quality: qualityOf(rules.fields, keys, values) });
+          if (empty) invalid.push({ ...at, input: fields, errors: [empty] });
+          else valid.push({ ...at, values, quality: qualityOf(rules.fields, keys, values) });
         } else {
           invalid.push({
-            line,
+            ...at,
             input: fields,
             errors: result.error.issues.map((i) => describe(line, i, inputs)),
           });
@@ -305,9 +319,10 @@ export function compileRules(input: unknown): CompiledRules {
 /** Every record of a batch invalid for one reason (no rule set fits it): kept in quarantine, not lost. */
 export function rejectAll(records: readonly unknown[], reason: string): InvalidRecord[] {
   return records.map((record) => {
-    const { line, fields } = unpack(record);
+    const { line, key, fields } = unpack(record);
     return {
       line,
+      ...(key === undefined ? {} : { key }),
       input: fields,
       errors: [
         {

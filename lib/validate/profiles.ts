@@ -53,8 +53,25 @@ export function inputColumns(rules: RuleSetInput): string[] {
   return rules.fields.flatMap((f) => (f.constant !== undefined ? [] : (f.join ?? [f.from ?? f.field])));
 }
 
-/** The built-in profile whose input columns a record has, all of them; undefined when none does. */
+/** The input columns of the fields a record must have: required ones and the key. */
+function requiredColumns(rules: RuleSetInput): string[] {
+  return inputColumns({
+    ...rules,
+    fields: rules.fields.filter((f) => f.required || rules.key?.includes(f.field)),
+  });
+}
+
+/**
+ * The built-in profile a record fits: it has every input column of the profile (a file
+ * may have more), or it has the required and key columns and nothing the profile does
+ * not know (a sensor may send some measurements only). Undefined when none fits.
+ */
 export function detectProfile(columns: Iterable<string>): string | undefined {
   const have = new Set(columns);
-  return Object.keys(PROFILES).find((name) => inputColumns(PROFILES[name]).every((c) => have.has(c)));
+  return Object.keys(PROFILES).find((name) => {
+    const inputs = inputColumns(PROFILES[name]);
+    if (inputs.every((c) => have.has(c))) return true;
+    const known = new Set(inputs);
+    return requiredColumns(PROFILES[name]).every((c) => have.has(c)) && [...have].every((c) => known.has(c));
+  });
 }

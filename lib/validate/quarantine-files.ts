@@ -10,6 +10,8 @@ import type { RecordError } from './compile';
 
 export interface QuarantineRow {
   line_no?: number;
+  /** The record's own source key (an MQTT reading's); else the batch's. */
+  source_key?: string;
   source_name?: string | null;
   record: Record<string, unknown>;
   errors: RecordError[];

@@ -2,7 +2,8 @@
  * Valid records as rows of their silver table: a built-in profile's typed table (one
  * row per record), or `silver.readings` in long format (one row per metric that has a
  * value). Each row carries its quality score, the rule-set version and its line, so
- * that it links back to its bronze row (source key and run come from the message).
+ * that it links back to its bronze row (source key and run come from the message,
+ * unless the record has its own key, as an MQTT reading does).
  */
 import type { ValidRecord } from './compile';
 import type { RuleSet } from './rules';
@@ -14,6 +15,7 @@ export function silverRows(rules: RuleSet, records: readonly ValidRecord[]): Sil
     quality_score: r.quality,
     rule_version: rules.version,
     ...(r.line !== undefined ? { line_no: r.line } : {}),
+    ...(r.key !== undefined ? { source_key: r.key } : {}),
   });
   if (rules.table !== 'readings') return records.map((r) => ({ ...r.values, ...common(r) }));
   const metrics = rules.fields.filter((f) => f.metric);

@@ -47,8 +47,17 @@ export class Validator {
   private choose(profile: unknown, records: readonly unknown[]): CompiledRules | string {
     const name = typeof profile === 'string' && profile ? profile : this.profile;
     if (name !== 'auto') return this.rulesFor(name);
-    if (!records.length) return this.rulesFor('iot-temp');
-    const columns = Object.keys(unpack(records[0]).fields);
+    // the columns of the first record that could be read (an unreadable one has none)
+    let first: ReturnType<typeof unpack> | undefined;
+    for (const record of records) {
+      const r = unpack(record);
+      if (r.error === undefined) {
+        first = r;
+        break;
+      }
+    }
+    if (!first) return this.rulesFor('iot-temp');
+    const columns = Object.keys(first.fields);
     const found = detectProfile(columns);
     return found
       ? this.rulesFor(found)
@@ -67,6 +76,7 @@ export class Validator {
       silver: fits ? silverRows(rules.rules, out.valid) : [],
       quarantine: out.invalid.map((r) => ({
         ...(r.line !== undefined ? { line_no: r.line } : {}),
+        ...(r.key !== undefined ? { source_key: r.key } : {}),
         source_name: sourceName ?? null,
         record: r.input,
         errors: r.errors,

@@ -343,7 +343,9 @@ describe('lib/validate/profiles', () => {
       );
     assert.equal(detectProfile(temp), 'iot-temp');
     assert.equal(detectProfile([...campus, 'extra']), 'iot-environment');
-    assert.equal(detectProfile(campus.slice(1)), undefined, 'a column missing');
+    assert.equal(detectProfile(campus.slice(1)), undefined, 'a key column missing');
+    assert.equal(detectProfile(campus.slice(0, 4)), 'iot-environment', 'a sensor sending some measurements');
+    assert.equal(detectProfile([...campus.slice(0, 4), 'extra']), undefined, 'some measurements and more');
     assert.equal(detectProfile(['Date', 'Time', 'CO(GT)']), undefined);
     assert.deepEqual(inputColumns(PROFILES['iot-temp']), temp);
   });
