@@ -67,8 +67,14 @@ interface Counts {
   inserted: number;
   updated: number;
   rejected: RejectedRow[];
-  /** The lines (records) some row of which was inserted, when the batch is counted by line. */
-  lines?: Set<number>;
+  /** The records (`source_key|line_no`) some row of which was inserted, when the batch is counted by record. */
+  lines?: Set<string>;
+}
+
+/** A batch counted by record: its records, and the record of a row. */
+interface LineCount {
+  keys: Set<string>;
+  key: (r: DbRecord) => string | undefined;
 }
 
 interface Committed {
@@ -81,16 +87,31 @@ function notInserted(records: readonly DbRecord[], counts: Counts): number {
   return records.length - counts.rejected.length - counts.inserted;
 }
 
-/**
- * The batch's distinct `line_no` values when some record has several rows (a
- * long-format table: one row per metric); undefined when rows are records.
- */
-function linesOf(records: readonly DbRecord[]): Set<number> | undefined {
-  const lines = new Set<number>();
-  for (const r of records) {
+/** The record a row belongs to, as the plan's `insertLines` names it; undefined without a usable line. */
+function recordKey(plan: WritePlan): (r: DbRecord) => string | undefined {
+  const fallback = String(plan.defaults.source_key ?? '');
+  return (r) => {
     const line = r.line_no === null || r.line_no === '' ? NaN : Number(r.line_no);
-    if (!Number.isSafeInteger(line)) return undefined; // no usable line numbers: count rows
-    lines.add(line);
+    if (!Number.isSafeInteger(line)) return undefined;
+    return plan.lineSource ? `${r.source_key ?? fallback}|${line}` : `|${line}`;
+  };
+}
+
+/**
+ * The batch's distinct records (source key and line) when its rows are in long format
+ * (one row per `metric` of a record) and some record has several; undefined when rows
+ * are records (a reading delivered twice is two rows read, one a duplicate).
+ */
+function linesOf(
+  records: readonly DbRecord[],
+  key: (r: DbRecord) => string | undefined,
+): Set<string> | undefined {
+  if (!records.length || !('metric' in records[0])) return undefined;
+  const lines = new Set<string>();
+  for (const r of records) {
+    const k = key(r);
+    if (k === undefined) return undefined; // no usable line numbers: count rows
+    lines.add(k);
   }
   return lines.size < records.length ? lines : undefined;
 }
@@ -99,7 +120,7 @@ function linesOf(records: readonly DbRecord[]): Set<number> | undefined {
  * The batch's progress counts, in records: a record (line) with a refused row is
  * quarantined, one with an inserted row is inserted, the rest are duplicates.
  */
-function progressCounts(records: readonly DbRecord[], counts: Counts, lines?: Set<number>): ProgressCounts {
+function progressCounts(records: readonly DbRecord[], counts: Counts, lines?: LineCount): ProgressCounts {
   if (!lines) {
     return {
       rowsIn: records.length,
@@ -108,13 +129,13 @@ function progressCounts(records: readonly DbRecord[], counts: Counts, lines?: Se
       quarantined: counts.rejected.length,
     };
   }
-  const refused = new Set(counts.rejected.map((r) => Number(r.record.line_no)));
+  const refused = new Set(counts.rejected.map((r) => lines.key(r.record)));
   let inserted = 0;
-  for (const line of counts.lines ?? lines) if (!refused.has(line)) inserted++;
+  for (const line of counts.lines ?? lines.keys) if (!refused.has(line)) inserted++;
   return {
-    rowsIn: lines.size,
+    rowsIn: lines.keys.size,
     inserted,
-    duplicate: lines.size - inserted - refused.size,
+    duplicate: lines.keys.size - inserted - refused.size,
     quarantined: refused.size,
   };
 }
@@ -177,7 +198,9 @@ export class TableWriter {
       return result(out, 'none');
     }
     const plan = planWrite(await this.describe(), fieldsOf(records), this.options, defaults);
-    const lines = plan.insertLines && progress ? linesOf(records) : undefined;
+    const key = recordKey(plan);
+    const keys = plan.insertLines && progress ? linesOf(records, key) : undefined;
+    const lines = keys && { keys, key };
 
     // a value the table refuses fails every path: after the first such error, go straight to isolating
     let refused = false;
@@ -235,19 +258,19 @@ export class TableWriter {
     records: readonly DbRecord[],
     progress: ProgressKey | undefined,
     write: (client: PoolClient) => Promise<Counts>,
-    lines?: Set<number>,
+    lines?: LineCount,
   ): Promise<Committed>;
   private commit(
     records: readonly DbRecord[],
     progress: ProgressKey | undefined,
     write: (client: PoolClient) => Promise<Counts | undefined>,
-    lines?: Set<number>,
+    lines?: LineCount,
   ): Promise<Committed | undefined>;
   private async commit(
     records: readonly DbRecord[],
     progress: ProgressKey | undefined,
     write: (client: PoolClient) => Promise<Counts | undefined>,
-    lines?: Set<number>,
+    lines?: LineCount,
   ): Promise<Committed | undefined> {
     return inTransaction(this.pool, async (client) => {
       const counts = await write(client);
@@ -283,7 +306,7 @@ export class TableWriter {
     client: PoolClient,
     plan: WritePlan,
     records: readonly DbRecord[],
-    lines: Set<number> | undefined,
+    lines: LineCount | undefined,
     indices?: readonly number[],
   ): Promise<Counts> {
     await client.query(plan.createStage);
@@ -296,7 +319,7 @@ export class TableWriter {
     );
     const [r] = rows;
     const counts: Counts = { inserted: r.inserted, updated: r.updated, rejected: [] };
-    if (lines) counts.lines = new Set((r.lines ?? []).map(Number));
+    if (lines) counts.lines = new Set(r.lines ?? []);
     return counts;
   }
 
@@ -304,7 +327,7 @@ export class TableWriter {
     client: PoolClient,
     plan: WritePlan,
     records: readonly DbRecord[],
-    lines: Set<number> | undefined,
+    lines: LineCount | undefined,
   ): Promise<Counts> {
     const total: Counts = { inserted: 0, updated: 0, rejected: [], lines: lines && new Set() };
     const parts: number[][] = [records.map((_, i) => i)];

@@ -49,6 +49,8 @@ export interface WritePlan {
    * and progress counts records.
    */
   insertLines?: string;
+  /** The record of a row is `source_key|line_no` (else `|line_no`), as `insertLines` returns it. */
+  lineSource: boolean;
   /** COPY straight into the table: the first-load fast path (fails on any conflict). */
   copyDirect: string;
   defaults: ColumnDefaults;
@@ -184,10 +186,13 @@ export function planWrite(
     `count(*) FILTER (WHERE ${fresh})::int AS inserted, ` +
     `${update ? 'count(*) FILTER (WHERE NOT fresh)::int' : '0'} AS updated`;
   const insert = `${head}RETURNING ${returning}) SELECT ${counts} FROM w`;
-  // with line_no written, the insert can also say which records (lines) it inserted rows of
+  // with line_no written, the insert can also say which records (lines) it inserted rows of;
+  // a record is its source key and line when the batch mixes sources (MQTT readings)
+  const lineSource = chosen.has('source_key');
+  const lineKey = lineSource ? `"source_key" || '|' || "line_no"` : `'|' || "line_no"`;
   const insertLines = chosen.has('line_no')
-    ? `${head}RETURNING ${returning}, "line_no") SELECT ${counts}, ` +
-      `array_agg(DISTINCT "line_no") FILTER (WHERE ${fresh}) AS lines FROM w`
+    ? `${head}RETURNING ${returning}, ${lineKey} AS line_key) SELECT ${counts}, ` +
+      `array_agg(DISTINCT line_key) FILTER (WHERE ${fresh}) AS lines FROM w`
     : undefined;
   return {
     columns,
@@ -198,6 +203,7 @@ export function planWrite(
     copy,
     insert,
     insertLines,
+    lineSource,
     copyDirect,
     defaults,
   };

@@ -368,6 +368,51 @@ describe('TableWriter (real PostgreSQL)', () => {
     assert.deepEqual(await progress(3), { rows_in: 1, inserted: 1, duplicate: 0, quarantined: 0 });
   });
 
+  it('counts MQTT readings (each its own source key, all on line 1) by reading, in long format and in bronze', async () => {
+    const reading = (device: string, metrics: string[]) =>
+      metrics.map((metric) => ({
+        ts: '2026-11-24T08:00:00Z',
+        location_id: device,
+        metric,
+        value: 1,
+        quality_score: 1,
+        rule_version: 'v1',
+        source_key: `mqtt:${device}`,
+        line_no: 1,
+      }));
+    const progress = async (sourceKey: string) =>
+      (
+        await pool.query(
+          `SELECT rows_in, inserted, duplicate FROM medallion.batches WHERE source_key = $1 AND batch = 0`,
+          [sourceKey],
+        )
+      ).rows[0];
+    const long = makeWriter('silver.readings', 'nothing');
+    await long.write([...reading('a', ['co', 'temp']), ...reading('b', ['co'])], {
+      sourceKey: 'mqtt-long',
+      batch: 0,
+      layer: 'silver',
+      last: false,
+    });
+    assert.deepEqual(await progress('mqtt-long'), { rows_in: 2, inserted: 2, duplicate: 0 });
+
+    const bronze = makeWriter('bronze.records', 'nothing');
+    const raw = (device: string) => ({
+      source_kind: 'mqtt',
+      source_key: `mqtt:${device}`,
+      line_no: 1,
+      raw: Buffer.from(device),
+    });
+    // the same reading delivered twice in one batch is two rows read, one of them a duplicate
+    await bronze.write([raw('a'), raw('b'), raw('a')], {
+      sourceKey: 'mqtt-bronze',
+      batch: 0,
+      layer: 'bronze',
+      last: false,
+    });
+    assert.deepEqual(await progress('mqtt-bronze'), { rows_in: 3, inserted: 2, duplicate: 1 });
+  });
+
   it('records progress for an empty batch too (a source whose last batch is empty)', async () => {
     const r = await bronze().write([], { sourceKey: 'sha-empty', batch: 7, layer: 'bronze', last: true });
     assert.deepEqual(r.progress, { stored: true, rowsIn: 0, inserted: 0, duplicate: 0, quarantined: 0 });
