@@ -8,12 +8,20 @@
  *   NODE_RED_ADMIN_USER               editor login name (default admin) …
  *   NODE_RED_ADMIN_PASSWORD_HASH      … and its bcrypt hash; login is required when set
  *   LOG_LEVEL                         Node-RED console log level (default info)
+ *   MQTT_URL                          the broker of the flow's MQTT nodes (default
+ *                                     mqtt://127.0.0.1:1883; `npm start` sets it)
+ *   MQTT_CLIENT_ID                    this instance's MQTT client id (default
+ *                                     medallion-<MEDALLION_INSTANCE or host name>)
+ *   MQTT_SHARE_GROUP                  subscribe as a member of $share/<group>/ (scale-out)
+ *   MQTT_TOPIC                        what the flow subscribes to (default sensors/+/readings,
+ *                                     in the share group when one is set)
  *
+ * The flow reads the MQTT values as ${…} references, so they are set here when unset.
  * Loaded by Node-RED with `--settings`; it must only need Node's built-in modules.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 
 function userDirFromArgs(argv: string[]): string {
@@ -36,6 +44,15 @@ function credentialSecret(userDir: string): string {
   );
   return readFileSync(file, 'utf8').trim();
 }
+
+/** Defaults for the flow's MQTT references: Node-RED leaves `${VAR}` as text when VAR is unset. */
+function mqttDefaults(env: NodeJS.ProcessEnv): void {
+  env.MQTT_URL ||= 'mqtt://127.0.0.1:1883';
+  env.MQTT_CLIENT_ID ||= `medallion-${env.MEDALLION_INSTANCE || hostname()}`;
+  const topic = 'sensors/+/readings';
+  env.MQTT_TOPIC ||= env.MQTT_SHARE_GROUP ? `$share/${env.MQTT_SHARE_GROUP}/${topic}` : topic;
+}
+mqttDefaults(process.env);
 
 const uiHost = process.env.HOST || '127.0.0.1';
 const passwordHash = process.env.NODE_RED_ADMIN_PASSWORD_HASH;

@@ -1,18 +1,20 @@
 /**
  * `npm start`: Node-RED 4.1 with this pack and the bundled flow, on the PostgreSQL
  * from DATABASE_URL or, when unset, an embedded one under MEDALLION_HOME, watching the
- * landing folder MEDALLION_LANDING (default <MEDALLION_HOME>/landing).
+ * landing folder MEDALLION_LANDING (default <MEDALLION_HOME>/landing), with the MQTT
+ * broker at MQTT_URL or, when unset, an embedded one (aedes) in this process.
  *
  * Node-RED runs as a child process with the pack linked into its userDir, exactly as
  * a user's Node-RED would load an installed pack. On Ctrl-C / SIGTERM, Node-RED stops
- * first (its nodes flush and close), then the embedded PostgreSQL, so nothing is left
- * running.
+ * first (its nodes flush and close), then the embedded broker and PostgreSQL, so
+ * nothing is left running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { redactUrl } from '../lib/pg/connection';
+import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 import { linkPack, packageRoot as repoRoot } from './user-dir';
 const STOP_TIMEOUT_MS = 30_000;
@@ -78,9 +80,22 @@ async function main(): Promise<number> {
     );
   }
 
+  let broker: EmbeddedBroker | undefined;
   try {
-    return await runNodeRed(home, env, Boolean(pg));
+    if (env.MQTT_URL) {
+      say(`MQTT: ${redactUrl(env.MQTT_URL)} (from MQTT_URL; no embedded broker started)`);
+    } else {
+      broker = await startEmbeddedBroker();
+      env.MQTT_URL = broker.url;
+      say(
+        `MQTT: embedded broker (aedes) on ${broker.url}` +
+          (broker.movedFrom1883 ? ' (1883 is taken, so another port)' : '') +
+          '; sensors and tools can publish to sensors/<device>/readings there',
+      );
+    }
+    return await runNodeRed(home, env, Boolean(pg || broker));
   } finally {
+    await broker?.stop().then(() => say('embedded MQTT broker stopped'));
     await pg?.stop().then(
       () => say('embedded PostgreSQL stopped'),
       (err: Error) => say(`stopping the embedded PostgreSQL failed: ${err.message}`),
@@ -113,7 +128,7 @@ async function runNodeRed(home: string, env: NodeJS.ProcessEnv, embedded: boolea
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    say(`${signal}: stopping Node-RED${embedded ? ', then the embedded PostgreSQL' : ''}…`);
+    say(`${signal}: stopping Node-RED${embedded ? ', then the embedded services' : ''}…`);
     child.kill(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS).unref();
   };

@@ -4,12 +4,23 @@
  * no process left behind, and the data kept for the next start.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DATASETS, expectCampus, expectIotTemp, type Expected } from '../support/datasets';
 import { createTestDatabase, query } from '../support/db';
+import type { FlowNode } from '../support/landing-flow';
 import {
   alive,
   descendantsOf,
@@ -102,13 +113,29 @@ describe('npm start launcher', function () {
     assert.ok(flows.some((n) => n.type === 'medallion-pg-write'));
     assert.ok(flows.some((n) => n.type === 'medallion-pg-config'));
 
+    assert.match(out, /\[medallion\] MQTT: embedded broker \(aedes\) on mqtt:\/\/127\.0\.0\.1:\d+/);
+
+    // the simulators feed both branches at once: CSV files through the landing folder, readings over MQTT
     const url = embeddedUrl();
-    const stored = await poll(
-      async () => ((await bronzeCount(url)) > 0 ? bronzeCount(url) : undefined),
-      30_000,
-      'rows in bronze',
+    const flowing = await poll(
+      async () => {
+        const rows = await query<{ kind: string }>(
+          url,
+          `SELECT DISTINCT CASE WHEN source_key LIKE 'mqtt:%' THEN 'mqtt' ELSE 'file' END AS kind
+             FROM (SELECT source_key FROM silver.temperature_readings
+                   UNION ALL SELECT source_key FROM silver.environment_readings) s
+            ORDER BY 1`,
+        ).catch(() => []);
+        return rows.length === 2 ? rows : undefined;
+      },
+      60_000,
+      'simulated file and MQTT readings in silver',
     );
-    assert.ok(stored >= 12);
+    assert.deepEqual(
+      flowing.map((r) => r.kind),
+      ['file', 'mqtt'],
+    );
+    assert.ok((await bronzeCount(url)) > 0);
     const nodeRed = descendantsOf(s.child.pid!);
     const postgres = processesMentioning(join(home, 'postgres', 'data'));
     assert.ok(nodeRed.length >= 1, 'Node-RED runs as a child of the launcher');
@@ -116,7 +143,8 @@ describe('npm start launcher', function () {
 
     process.kill(-s.child.pid!, 'SIGINT');
     assert.equal(await s.exited(60_000), 0);
-    assert.match(s.output(), /SIGINT: stopping Node-RED, then the embedded PostgreSQL/);
+    assert.match(s.output(), /SIGINT: stopping Node-RED, then the embedded services/);
+    assert.match(s.output(), /embedded MQTT broker stopped/);
     assert.match(s.output(), /embedded PostgreSQL stopped/);
     assert.deepEqual(alive([...nodeRed, ...postgres]), [], 'no process left behind');
     assert.deepEqual(processesMentioning(home), []);
@@ -156,17 +184,21 @@ describe('npm start launcher', function () {
   it('uses DATABASE_URL when set and starts no embedded server; a file dropped into the landing folder fills bronze, silver and quarantine', async () => {
     const db = await createTestDatabase('launcher');
     try {
+      // as a user who disables the simulated sensors: only the files dropped here arrive
+      mkdirSync(join(home, 'node-red'), { recursive: true });
+      const flows = JSON.parse(readFileSync(join(repo, 'flows', 'medallion.json'), 'utf8')) as FlowNode[];
+      const sims = flows.find((n) => n.type === 'group' && n.name === 'Simulated sensors')!;
+      writeFileSync(
+        join(home, 'node-red', 'flows.json'),
+        JSON.stringify(flows.map((n) => (n.g === sims.id ? { ...n, d: true } : n))),
+      );
       const { s } = await start({ DATABASE_URL: db.url });
       assert.match(
         s.output(),
         /PostgreSQL: postgres:\/\/.* \(from DATABASE_URL; no embedded server started\)/,
       );
       assert.deepEqual(processesMentioning(join(home, 'postgres')), [], 'no embedded postgres runs');
-      await poll(
-        async () => ((await bronzeCount(db.url)) > 0 ? true : undefined),
-        30_000,
-        'rows in the DATABASE_URL database',
-      );
+      assert.match(s.output(), /flows: .*flows\.json \(your edited copy/);
       assert.match(s.output(), new RegExp(`landing folder: ${join(home, 'landing')} `));
       const files: Array<[string, Expected]> = [
         ['IOT-temp.csv', expectIotTemp(join(DATASETS, 'IOT-temp.csv'))],

@@ -140,9 +140,11 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     assert.deepEqual(sets.flatMap((s) => s.types).sort(), [
       'medallion-aggregate',
       'medallion-anomaly',
+      'medallion-mqtt-batch',
       'medallion-pg-config',
       'medallion-pg-write',
       'medallion-quarantine',
+      'medallion-simulator',
       'medallion-validate',
       'medallion-watch-folder',
     ]);

@@ -9,9 +9,11 @@ import { join, resolve } from 'node:path';
 import type { NodeMessage } from 'node-red';
 import aggregateNode from '../../nodes/aggregate/aggregate';
 import anomalyNode from '../../nodes/anomaly/anomaly';
+import mqttBatchNode from '../../nodes/mqtt-batch/mqtt-batch';
 import pgConfigNode from '../../nodes/pg-config/pg-config';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import quarantineNode from '../../nodes/quarantine/quarantine';
+import simulatorNode from '../../nodes/simulator/simulator';
 import validateNode from '../../nodes/validate/validate';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
 import { query } from './db';
@@ -19,35 +21,81 @@ import { helper } from './flow';
 import type { FlowNode } from './landing-flow';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core nodes are CommonJS modules */
-const CORE = ['common/20-inject', 'common/90-comment', 'function/10-function', 'function/10-switch'].map(
-  (m) => require(`@node-red/nodes/core/${m}.js`),
-);
+const CORE = [
+  'common/20-inject',
+  'common/90-comment',
+  'function/10-function',
+  'function/10-switch',
+  'network/10-mqtt',
+].map((m) => require(`@node-red/nodes/core/${m}.js`));
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export const BUNDLED: FlowNode[] = JSON.parse(
   readFileSync(resolve(__dirname, '..', '..', 'flows', 'medallion.json'), 'utf8'),
 );
 
-/** The id of the bundled flow's debug node named `name` in the group labelled `group`. */
-export function debugNode(group: string, name: string): string {
+/** The ids of the bundled flow's nodes in the group labelled `group`. */
+export function groupMembers(group: string): string[] {
   const g = BUNDLED.find((n) => n.type === 'group' && n.name === group)!;
-  return BUNDLED.find((n) => n.type === 'debug' && n.g === g.id && n.name === name)!.id;
+  return BUNDLED.filter((n) => n.g === g.id).map((n) => n.id);
 }
 
-const ENV = ['DATABASE_URL', 'MEDALLION_LANDING', 'MEDALLION_QUARANTINE', 'MEDALLION_INSTANCE'];
+/** The id of the bundled flow's node of `type` (named `name`) in the group labelled `group`. */
+export function memberOf(group: string, type: string, name?: string): string {
+  const ids = new Set(groupMembers(group));
+  return BUNDLED.find((n) => ids.has(n.id) && n.type === type && (name === undefined || n.name === name))!.id;
+}
+
+/** The id of the bundled flow's debug node named `name` in the group labelled `group`. */
+export function debugNode(group: string, name: string): string {
+  return memberOf(group, 'debug', name);
+}
+
+const ENV = [
+  'DATABASE_URL',
+  'MEDALLION_LANDING',
+  'MEDALLION_QUARANTINE',
+  'MEDALLION_INSTANCE',
+  'MQTT_URL',
+  'MQTT_TOPIC',
+  'MQTT_CLIENT_ID',
+];
+
+export interface BundledOptions {
+  /** The MQTT branch's broker; without one the branch and the MQTT simulator are disabled. */
+  mqtt?: {
+    url: string;
+    clientId: string;
+    /** Put before the topics of the MQTT branch and the simulator, so tests on one broker do not meet. */
+    topicPrefix: string;
+  };
+  /** Keep the simulators (not started: a test starts them by message); else they are disabled. */
+  simulators?: boolean;
+  /** Node settings to change, by node id. */
+  overrides?: Record<string, Record<string, unknown>>;
+}
 
 /**
  * Loads the bundled flow on `url` with its landing folder `<work>/landing` (created, as
- * `npm start` does) and quarantine folder `<work>/quarantine`. Returns the messages the
- * "refused" and "not stored" debug nodes get, and the environment's restore.
+ * `npm start` does) and quarantine folder `<work>/quarantine`. What the options leave
+ * out is disabled, as a user disables nodes. Returns the messages the "refused" and
+ * "not stored" debug nodes get, and the environment's restore.
  */
-export async function loadBundled(url: string, work: string) {
+export async function loadBundled(url: string, work: string, options: BundledOptions = {}) {
+  const { mqtt, simulators = false, overrides = {} } = options;
   const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
   Object.assign(process.env, {
     DATABASE_URL: url,
     MEDALLION_LANDING: join(work, 'landing'),
     MEDALLION_QUARANTINE: join(work, 'quarantine'),
     MEDALLION_INSTANCE: 'bundled-test',
+    ...(mqtt
+      ? {
+          MQTT_URL: mqtt.url,
+          MQTT_CLIENT_ID: mqtt.clientId,
+          MQTT_TOPIC: `${mqtt.topicPrefix}/sensors/+/readings`,
+        }
+      : {}),
   });
   const restore = () => {
     for (const k of ENV) {
@@ -56,6 +104,15 @@ export async function loadBundled(url: string, work: string) {
     }
   };
   mkdirSync(join(work, 'landing'), { recursive: true });
+  const sims = groupMembers('Simulated sensors');
+  const needBroker = (id: string) => {
+    const n = BUNDLED.find((m) => m.id === id)!;
+    return n.type === 'mqtt out' || n.mode === 'messages';
+  };
+  const disabled = new Set([
+    ...(mqtt ? [] : groupMembers('Sensors (MQTT)')),
+    ...sims.filter((id) => !simulators || (!mqtt && needBroker(id))),
+  ]);
   await helper.load(
     [
       ...CORE,
@@ -66,8 +123,18 @@ export async function loadBundled(url: string, work: string) {
       quarantineNode,
       aggregateNode,
       anomalyNode,
+      mqttBatchNode,
+      simulatorNode,
     ],
-    BUNDLED.map((n) => (n.type === 'debug' ? { id: n.id, z: n.z, g: n.g, type: 'helper', name: n.name } : n)),
+    BUNDLED.map((n) => {
+      if (n.type === 'debug') return { id: n.id, z: n.z, g: n.g, type: 'helper', name: n.name };
+      if (disabled.has(n.id)) return { ...n, d: true };
+      const changed = { ...n, ...overrides[n.id] };
+      if (n.type === 'medallion-simulator') {
+        Object.assign(changed, { autoStart: false, topic: `${mqtt?.topicPrefix}/${String(changed.topic)}` });
+      }
+      return changed;
+    }),
   );
   const seen: Record<string, NodeMessage[]> = {};
   for (const [group, name] of [
