@@ -413,7 +413,10 @@ describe('medallion-pg-write micro-batches, retries and progress', () => {
     assert.equal(await stored('terminated'), 300_000);
     assert.ok(
       statuses('w').some(
-        (s) => s.fill === 'yellow' && /^retry 1 in .*terminating connection/.test(s.text ?? ''),
+        // the server's notice, or the socket closing first when the machine is busy
+        (s) =>
+          s.fill === 'yellow' &&
+          /^retry 1 in .*(terminating connection|Connection terminated)/.test(s.text ?? ''),
       ),
       'yellow while retrying',
     );
