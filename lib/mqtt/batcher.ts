@@ -47,9 +47,12 @@ export class Batcher<T> {
     }
   }
 
-  /** Emits every group now (on close, or on demand). */
-  flush(): void {
-    for (const group of [...this.groups.keys()]) this.emitGroup(group);
+  /** Drops what is held and stops the timers (the flow stops); returns how many readings were held. */
+  drop(): number {
+    const held = this.held;
+    for (const pending of this.groups.values()) clearTimeout(pending.timer);
+    this.groups.clear();
+    return held;
   }
 
   private emitGroup(group: string): void {

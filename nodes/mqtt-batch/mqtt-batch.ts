@@ -79,7 +79,14 @@ export = (RED: NodeAPI) => {
     });
 
     this.on('close', (_removed: boolean, done: () => void) => {
-      batcher.flush();
+      // the nodes after this one stop at the same time: a batch sent now would reach none of them
+      const held = batcher.drop();
+      if (held) {
+        this.warn(
+          `${held} readings held for the next batch were not sent on: the flow stopped before the batch was due ` +
+            '(mqtt in acknowledged them on receipt, so the broker will not send them again)',
+        );
+      }
       status.clear();
       done();
     });
