@@ -18,14 +18,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { copyFileSync, createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
 import { Client, Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { saveResults } from './results';
 import { CsvFileReader } from '../lib/files/csv-reader';
 import { sha256File } from '../lib/files/folders';
 import { writeIotTempCsv } from '../lib/generators/iot-temp-csv';
@@ -224,28 +225,7 @@ async function main(): Promise<void> {
     const base = results[0].rowsPerSecond;
     for (const r of results) r.ratio = Math.round((r.rowsPerSecond / base) * 1000) / 1000;
     console.table(results);
-    const dir = join(__dirname, 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'file-to-bronze.json'),
-      `${JSON.stringify(
-        {
-          measuredAt: new Date().toISOString(),
-          machine: {
-            cpus: cpus().length,
-            memoryGiB: Math.round(totalmem() / 2 ** 30),
-            node: process.version,
-          },
-          rows: ROWS,
-          bytes,
-          batch: BATCH,
-          inFlight: IN_FLIGHT,
-          results,
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    saveResults('file-to-bronze', { rows: ROWS, bytes, batch: BATCH, inFlight: IN_FLIGHT, results });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -14,11 +14,9 @@
  *   npm run bench:mqtt              (BENCH_MESSAGES=… to change the count)
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
 import helper from 'node-red-node-test-helper';
 import { Client, Pool } from 'pg';
+import { saveResults } from './results';
 import { Simulator } from '../lib/sim/simulator';
 import mqttBatchNode from '../nodes/mqtt-batch/mqtt-batch';
 import pgConfigNode from '../nodes/pg-config/pg-config';
@@ -187,26 +185,11 @@ async function main(): Promise<void> {
     }
     for (const r of results) r.ratio = Math.round((r.msgsPerSecond / results[0].msgsPerSecond) * 1000) / 1000;
     console.table(results);
-    const dir = join(__dirname, 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'mqtt-to-silver.json'),
-      `${JSON.stringify(
-        {
-          measuredAt: new Date().toISOString(),
-          machine: {
-            cpus: cpus().length,
-            memoryGiB: Math.round(totalmem() / 2 ** 30),
-            node: process.version,
-          },
-          messages: MESSAGES,
-          broker: 'mosquitto, max_queued_messages 0, max_inflight_messages 100',
-          results,
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    saveResults('mqtt-to-silver', {
+      messages: MESSAGES,
+      broker: 'mosquitto, max_queued_messages 0, max_inflight_messages 100',
+      results,
+    });
   } finally {
     await broker.dispose();
   }

@@ -15,10 +15,9 @@
  *   BENCH_DATABASE_URL=postgres://…/postgres    (default: the local server of dev machines)
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { cpus } from 'node:os';
 import { Client, Pool } from 'pg';
+import { saveResults } from './results';
 import { TableWriter } from '../lib/pg/bulk-write';
 import { inTransaction } from '../lib/pg/client';
 import type { DbRecord } from '../lib/pg/write-plan';
@@ -249,24 +248,7 @@ async function main(): Promise<void> {
     ),
   ].join('\n');
   console.log(`\n${table}`);
-  const dir = join(__dirname, 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'pg-write-paths.json'),
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        rows: ROWS,
-        cores: cpus().length,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-        postgres: await serverVersion(),
-        results,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  saveResults('pg-write-paths', { rows: ROWS, postgres: await serverVersion(), results });
 }
 
 async function serverVersion(): Promise<string> {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { sleep } from '../retry';
 import { compactTimestamp } from './time-text';
 
 export interface WrittenFile {
@@ -19,20 +20,6 @@ export interface WrittenFile {
 export interface DeviceWriteOptions {
   slow?: { chunks: number; intervalMs: number };
   signal?: AbortSignal;
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 async function writeWhole(path: string, data: Buffer): Promise<void> {
@@ -60,7 +47,7 @@ async function writeSlowly(
       const end = signal?.aborted ? data.length : Math.min(data.length, at + size);
       await file.write(data, at, end - at, at);
       at = end;
-      if (at < data.length) await pause(slow.intervalMs, signal);
+      if (at < data.length) await sleep(slow.intervalMs, signal);
     }
   } finally {
     await file.close();

@@ -3,28 +3,16 @@
  * validation profiles demand of those columns (keys, numbers and their ranges), read
  * from the profiles themselves so that faults break exactly the rules that exist.
  */
-import { PROFILES } from '../validate/profiles';
+import { inputColumns, PROFILES } from '../validate/profiles';
 
 export type SimSchema = 'iot-temp' | 'iot-environment';
 
 export const SIM_SCHEMAS: readonly SimSchema[] = ['iot-temp', 'iot-environment'];
 
+/** The CSV columns in order: the input columns of the built-in profile of the same name. */
 export const SIM_HEADERS: Readonly<Record<SimSchema, readonly string[]>> = {
-  'iot-temp': ['id', 'room_id/id', 'noted_date', 'temp', 'out/in'],
-  'iot-environment': [
-    'timestamp',
-    'location_id',
-    'temperature_celsius',
-    'humidity_percent',
-    'air_quality_index',
-    'noise_level_db',
-    'lighting_lux',
-    'crowd_density',
-    'stress_level',
-    'sleep_hours',
-    'mood_score',
-    'mental_health_status',
-  ],
+  'iot-temp': inputColumns(PROFILES['iot-temp']),
+  'iot-environment': inputColumns(PROFILES['iot-environment']),
 };
 
 /** A numeric input column and its valid range. */
