@@ -1,7 +1,8 @@
 /**
  * Readings arriving one message at a time, gathered into batches of one kind (a group:
  * the profile their columns fit), each emitted when it holds `size` readings or
- * `timeoutMs` after its first one arrived, whichever comes first.
+ * `timeoutMs` after its first one arrived, whichever comes first. The readings of one
+ * message are never split between batches.
  */
 export interface BatcherOptions {
   size: number;
@@ -28,23 +29,24 @@ export class Batcher<T> {
     return n;
   }
 
+  /** Adds `items` (one message's readings: they stay in one batch) and emits the group once it is full. */
   push(group: string, items: readonly T[]): void {
     let pending = this.groups.get(group);
-    for (const item of items) {
-      if (!pending) {
-        pending = { items: [] };
-        this.groups.set(group, pending);
-      }
-      pending.items.push(item);
-      if (pending.items.length >= this.options.size) {
-        this.emitGroup(group);
-        pending = undefined;
-      }
+    if (!pending) {
+      pending = { items: [] };
+      this.groups.set(group, pending);
     }
-    if (pending && !pending.timer) {
+    for (const item of items) pending.items.push(item);
+    if (pending.items.length >= this.options.size) this.emitGroup(group);
+    else if (!pending.timer) {
       pending.timer = setTimeout(() => this.emitGroup(group), this.options.timeoutMs);
       pending.timer.unref?.();
     }
+  }
+
+  /** Emits every group now. */
+  flushAll(): void {
+    for (const group of [...this.groups.keys()]) this.emitGroup(group);
   }
 
   /** Drops what is held and stops the timers (the flow stops); returns how many readings were held. */

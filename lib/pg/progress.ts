@@ -4,7 +4,7 @@
  * the first commit's counts survive every replay. Conservation and run completion
  * are computed from them.
  */
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { qualified, type TableRef } from './identifiers';
 
 export interface ProgressKey {
@@ -121,4 +121,19 @@ export async function hasProgress(client: PoolClient, table: TableRef, key: Prog
     [key.sourceKey, key.batch, key.layer],
   );
   return rows.length > 0;
+}
+
+/** Which of `batches` of a source have a progress row in `layer` (their commit was not heard of in-process). */
+export async function committedBatches(
+  pool: Pool,
+  table: TableRef,
+  sourceKey: string,
+  layer: string,
+  batches: readonly number[],
+): Promise<number[]> {
+  const { rows } = await pool.query<{ batch: number }>(
+    `SELECT batch FROM ${qualified(table)} WHERE source_key = $1 AND layer = $2 AND batch = ANY($3::int[])`,
+    [sourceKey, layer, batches],
+  );
+  return rows.map((r) => r.batch);
 }

@@ -31,7 +31,7 @@ type Published = { topic: string; text: string; label: ItemLabel };
 const CAMPUS = memberOf('Simulated sensors', 'medallion-simulator', 'campus sensors');
 const FILES = memberOf('Simulated sensors', 'medallion-simulator', 'IoT-temp files');
 const PUBLISH = memberOf('Simulated sensors', 'mqtt out');
-const MQTT_IN = memberOf('Sensors (MQTT)', 'mqtt in');
+const INGEST = memberOf('Sensors (MQTT)', 'medallion-mqtt-ingest');
 
 /** The error rule each fault must show up as in quarantine. */
 const RULE_OF: Record<string, string[]> = {
@@ -78,9 +78,9 @@ describe('the MQTT branch of the bundled flow (real Mosquitto, real PostgreSQL)'
     });
     restore = loaded.restore;
     await waitFor(
-      () => statuses(MQTT_IN).some((s) => /connected/.test(s.text ?? '') && s.fill === 'green'),
+      () => statuses(INGEST).some((s) => /unacked/.test(s.text ?? '') && s.fill === 'green'),
       15_000,
-      'mqtt in connected',
+      'mqtt ingest connected',
     );
     return { ...loaded, topicPrefix };
   }

@@ -109,11 +109,12 @@ describe('lib/mqtt/batcher', () => {
     b.push('a', [1, 2]);
     b.push('b', [10]);
     b.push('a', [3, 4]);
-    assert.deepEqual(out, [['a', [1, 2, 3]]]);
+    assert.deepEqual(out, [['a', [1, 2, 3, 4]]], "one message's readings stay together");
+    b.push('a', [5]);
     assert.equal(b.held, 2);
     await new Promise((r) => setTimeout(r, 60));
     assert.deepEqual(out.slice(1).sort(), [
-      ['a', [4]],
+      ['a', [5]],
       ['b', [10]],
     ]);
     assert.equal(b.held, 0);

@@ -10,6 +10,7 @@ import type { NodeMessage } from 'node-red';
 import aggregateNode from '../../nodes/aggregate/aggregate';
 import anomalyNode from '../../nodes/anomaly/anomaly';
 import mqttBatchNode from '../../nodes/mqtt-batch/mqtt-batch';
+import mqttIngestNode from '../../nodes/mqtt-ingest/mqtt-ingest';
 import pgConfigNode from '../../nodes/pg-config/pg-config';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import quarantineNode from '../../nodes/quarantine/quarantine';
@@ -124,6 +125,7 @@ export async function loadBundled(url: string, work: string, options: BundledOpt
       aggregateNode,
       anomalyNode,
       mqttBatchNode,
+      mqttIngestNode,
       simulatorNode,
     ],
     BUNDLED.map((n) => {
