@@ -118,9 +118,9 @@ export class MqttIngest extends EventEmitter {
       this.pending.shift();
     }
     if (through) this.client.ackThrough(this.connection, through);
-    // batches whose messages are all acknowledged are not looked up again
-    const oldest = this.pending.find((p) => p.batch !== undefined)?.batch ?? this.nextBatch;
-    for (const b of this.committedBatches) if (b < oldest) this.committedBatches.delete(b);
+    // a batch none of whose messages waits any more is not looked up again
+    const waiting = new Set(this.pending.map((p) => p.batch));
+    for (const b of this.committedBatches) if (!waiting.has(b)) this.committedBatches.delete(b);
   }
 
   /** Batches sent on and not yet committed. */
