@@ -2,9 +2,11 @@
  * The pack's MQTT input without Node-RED: readings received at the client's speed,
  * parsed once each, batched (N readings or T ms, and never more than the broker's
  * window of unacknowledged messages), and acknowledged only once the batch holding
- * them is committed (to bronze), in arrival order. A reading not yet committed when
- * the connection or the process dies was never acknowledged, so the broker delivers
- * it again; its idempotency key makes the second delivery a duplicate, not a row.
+ * them is committed in every layer named (bronze; or silver and quarantine, so that a
+ * crash between the layers is healed by the redelivery too), in arrival order. A
+ * reading not yet committed when the connection or the process dies was never
+ * acknowledged, so the broker delivers it again; its idempotency key makes the second
+ * delivery a duplicate, not a row.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -18,6 +20,8 @@ export interface IngestOptions extends KeyOptions {
   batchTimeoutMs: number;
   /** The session's name prefix (`msg.source.name`). */
   name: string;
+  /** The layers a batch must be committed in (its progress rows) before its messages are acknowledged. */
+  ackLayers: string[];
 }
 
 export interface IngestBatch {
@@ -60,6 +64,8 @@ export class MqttIngest extends EventEmitter {
   private readonly batcher: Batcher<Held>;
   private pending: Pending[] = [];
   private readonly committedBatches = new Set<number>();
+  /** The ack layers each batch has reached so far. */
+  private readonly reached = new Map<number, Set<string>>();
   private connection = 0;
   private window = 0;
   private nextBatch = 0;
@@ -91,6 +97,8 @@ export class MqttIngest extends EventEmitter {
       // the broker delivers every unacknowledged message again: what is held need not go on
       this.batcher.drop();
       this.pending = [];
+      this.reached.clear();
+      this.committedBatches.clear();
       this.emit('disconnect', info);
     });
     client.on('error', (err: Error) => this.emit('error', err));
@@ -107,8 +115,17 @@ export class MqttIngest extends EventEmitter {
     await this.client.close();
   }
 
-  /** The commit layer stored batch `batch` of this session: acknowledge what is now committed, in order. */
-  committed(batch: number): void {
+  /**
+   * Batch `batch` of this session was committed in `layer`: once it is in every ack
+   * layer, acknowledge what is now committed, in order.
+   */
+  committed(batch: number, layer: string): void {
+    if (!this.options.ackLayers.includes(layer) || this.committedBatches.has(batch)) return;
+    let reached = this.reached.get(batch);
+    if (!reached) this.reached.set(batch, (reached = new Set()));
+    reached.add(layer);
+    if (reached.size < this.options.ackLayers.length) return;
+    this.reached.delete(batch);
     this.committedBatches.add(batch);
     let through = 0;
     while (this.pending.length && this.pending[0].batch !== undefined) {
@@ -123,11 +140,13 @@ export class MqttIngest extends EventEmitter {
     for (const b of this.committedBatches) if (!waiting.has(b)) this.committedBatches.delete(b);
   }
 
-  /** Batches sent on and not yet committed. */
-  uncommitted(): number[] {
+  /** Batches sent on and not yet committed in `layer`. */
+  uncommitted(layer: string): number[] {
     const out = new Set<number>();
-    for (const p of this.pending)
-      if (p.batch !== undefined && !this.committedBatches.has(p.batch)) out.add(p.batch);
+    for (const p of this.pending) {
+      const b = p.batch;
+      if (b !== undefined && !this.committedBatches.has(b) && !this.reached.get(b)?.has(layer)) out.add(b);
+    }
     return [...out];
   }
 
@@ -154,8 +173,9 @@ export class MqttIngest extends EventEmitter {
       group,
       records.map((record) => ({ record, seq: m.seq })),
     );
-    // the broker sends no more until something is acknowledged: what is held must go now
-    if (this.window && this.pending.length >= this.window) this.batcher.flushAll();
+    // the window is full: the broker sends no more until something is acknowledged, so what is
+    // held goes now (once, as the window fills: a broker sending a few more must not make batches of one)
+    if (this.pending.length === this.window) this.batcher.flushAll();
   }
 
   private send(held: Held[]): void {

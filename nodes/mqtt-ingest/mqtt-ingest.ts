@@ -45,7 +45,7 @@ export = (RED: NodeAPI) => {
     const config = RED.nodes.getNode(def.pgConfig) as PgConfigNode | null;
     const service = config?.service;
     const core = def.broker ? (RED.nodes.getNode(def.broker) as unknown as CoreBroker | null) : null;
-    const layer = def.commitLayer?.trim() || 'bronze';
+    const layers = listOf(def.commitLayer).length ? listOf(def.commitLayer) : ['bronze'];
     const rate = new RateMeter();
     let ingest: MqttIngest | undefined;
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
@@ -70,6 +70,7 @@ export = (RED: NodeAPI) => {
           batchSize: Math.max(1, numberOr(def.batchSize, 1000)),
           batchTimeoutMs: Math.max(0, numberOr(def.batchTimeout, 500)),
           keyFields: listOf(def.keyFields),
+          ackLayers: layers,
         });
       }
     } catch (err) {
@@ -85,13 +86,13 @@ export = (RED: NodeAPI) => {
         status.set({
           fill: 'yellow',
           shape: 'dot',
-          text: `waiting ${Math.round(s.oldestMs / 1000)} s for ${layer} · ${window}`,
+          text: `waiting ${Math.round(s.oldestMs / 1000)} s for ${layers.join(', ')} · ${window}`,
         });
       } else status.set({ fill: 'green', shape: 'dot', text: `${flow} · ${window}` });
     };
 
     const onCommitted = (key: ProgressKey) => {
-      if (key.sourceKey === ingest?.key && key.layer === layer) ingest.committed(key.batch);
+      if (key.sourceKey === ingest?.key) ingest.committed(key.batch, key.layer);
     };
     let poll: NodeJS.Timeout | undefined;
     const release = service && ingest ? service.retain() : () => undefined;
@@ -115,13 +116,16 @@ export = (RED: NodeAPI) => {
       service.start();
       // a bronze pg-write on another connection node is not heard of in-process: look its commits up
       poll = setInterval(() => {
-        const waiting = ingest!.uncommitted();
         show();
-        if (!waiting.length || ingest!.stats().oldestMs < POLL_MS) return;
-        committedBatches(service.pool, progress, ingest!.key, layer, waiting).then(
-          (done) => done.forEach((b) => ingest!.committed(b)),
-          () => undefined,
-        );
+        if (ingest!.stats().oldestMs < POLL_MS) return;
+        for (const layer of layers) {
+          const waiting = ingest!.uncommitted(layer);
+          if (!waiting.length) continue;
+          committedBatches(service.pool, progress, ingest!.key, layer, waiting).then(
+            (done) => done.forEach((b) => ingest!.committed(b, layer)),
+            () => undefined,
+          );
+        }
       }, POLL_MS);
       ingest.start();
       show();

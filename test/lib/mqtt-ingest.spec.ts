@@ -43,6 +43,7 @@ function setup(batchSize = 2, batchTimeoutMs = 60_000) {
     batchSize,
     batchTimeoutMs,
     keyFields: [],
+    ackLayers: ['bronze'],
   });
   const batches: IngestBatch[] = [];
   ingest.on('batch', (b: IngestBatch) => batches.push(b));
@@ -66,7 +67,7 @@ describe('lib/mqtt/ingest', () => {
     });
     assert.deepEqual(client.acks, []);
     assert.deepEqual(ingest.stats().unacked, 2);
-    ingest.committed(0);
+    ingest.committed(0, 'bronze');
     assert.deepEqual(client.acks, [[1, 2]]);
     assert.equal(ingest.stats().unacked, 0);
   });
@@ -88,13 +89,13 @@ describe('lib/mqtt/ingest', () => {
         ],
       ],
     );
-    ingest.committed(0);
+    ingest.committed(0, 'bronze');
     assert.deepEqual(
       client.acks,
       [],
       'seq 1 (batch 1) is not committed: nothing after it may be acknowledged',
     );
-    ingest.committed(1);
+    ingest.committed(1, 'bronze');
     assert.deepEqual(client.acks, [[1, 4]]);
   });
 
@@ -132,22 +133,43 @@ describe('lib/mqtt/ingest', () => {
     client.emit('disconnect', { reason: 'connection closed', dropped: 3 });
     assert.equal(ingest.stats().held, 0);
     assert.equal(ingest.stats().unacked, 0);
-    ingest.committed(0); // the old connection's batch commits after all: nothing to acknowledge
+    ingest.committed(0, 'bronze'); // the old connection's batch commits after all: nothing to acknowledge
     assert.deepEqual(client.acks, []);
     assert.equal(batches.length, 1);
     client.deliver(reading('101', 9), 'sensors/101/readings', 2); // a message of a connection not announced
     assert.equal(ingest.stats().messages, 3);
   });
 
+  it('acknowledges at several layers only once the batch is in every one of them', () => {
+    const client = new FakeClient();
+    const ingest = new MqttIngest(client as unknown as AckClient, {
+      name: 'plant',
+      batchSize: 2,
+      batchTimeoutMs: 60_000,
+      keyFields: [],
+      ackLayers: ['silver', 'quarantine'],
+    });
+    ingest.start();
+    client.deliver(reading('101', 1));
+    client.deliver(reading('101', 2));
+    ingest.committed(0, 'bronze');
+    ingest.committed(0, 'silver');
+    assert.deepEqual(client.acks, []);
+    assert.deepEqual(ingest.uncommitted('silver'), []);
+    assert.deepEqual(ingest.uncommitted('quarantine'), [0]);
+    ingest.committed(0, 'quarantine');
+    assert.deepEqual(client.acks, [[1, 2]]);
+  });
+
   it('lists the batches sent and not yet committed, for looking their commits up', () => {
     const { client, ingest } = setup();
     for (let s = 1; s <= 4; s++) client.deliver(reading('101', s));
-    assert.deepEqual(ingest.uncommitted(), [0, 1]);
-    ingest.committed(1);
-    assert.deepEqual(ingest.uncommitted(), [0]);
+    assert.deepEqual(ingest.uncommitted('bronze'), [0, 1]);
+    ingest.committed(1, 'bronze');
+    assert.deepEqual(ingest.uncommitted('bronze'), [0]);
     assert.deepEqual(client.acks, []);
-    ingest.committed(0);
+    ingest.committed(0, 'bronze');
     assert.deepEqual(client.acks, [[1, 4]]);
-    assert.deepEqual(ingest.uncommitted(), []);
+    assert.deepEqual(ingest.uncommitted('bronze'), []);
   });
 });

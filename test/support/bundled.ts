@@ -74,6 +74,10 @@ export interface BundledOptions {
   simulators?: boolean;
   /** Node settings to change, by node id. */
   overrides?: Record<string, Record<string, unknown>>;
+  /** Nodes to disable besides, by id (e.g. a whole group's members). */
+  disable?: string[];
+  /** Nodes to add (e.g. another route into a group's nodes). */
+  extra?: FlowNode[];
 }
 
 /**
@@ -83,7 +87,7 @@ export interface BundledOptions {
  * "not stored" debug nodes get, and the environment's restore.
  */
 export async function loadBundled(url: string, work: string, options: BundledOptions = {}) {
-  const { mqtt, simulators = false, overrides = {} } = options;
+  const { mqtt, simulators = false, overrides = {}, disable = [], extra = [] } = options;
   const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
   Object.assign(process.env, {
     DATABASE_URL: url,
@@ -113,6 +117,7 @@ export async function loadBundled(url: string, work: string, options: BundledOpt
   const disabled = new Set([
     ...(mqtt ? [] : groupMembers('Sensors (MQTT)')),
     ...sims.filter((id) => !simulators || (!mqtt && needBroker(id))),
+    ...disable,
   ]);
   await helper.load(
     [
@@ -136,7 +141,7 @@ export async function loadBundled(url: string, work: string, options: BundledOpt
         Object.assign(changed, { autoStart: false, topic: `${mqtt?.topicPrefix}/${String(changed.topic)}` });
       }
       return changed;
-    }),
+    }).concat(extra),
   );
   const seen: Record<string, NodeMessage[]> = {};
   for (const [group, name] of [
