@@ -1,7 +1,8 @@
 /**
  * A publisher in its own process, as a gateway is: `<broker url> <topic prefix> <count>`
  * publishes `count` campus readings (100 locations, one JSON reading per QoS 1 message)
- * at full speed to `<prefix>/sensors/<location>/readings`, then prints `published <count>`.
+ * at full speed to `<prefix>/sensors/<location>/readings`: prints `start <count>` when
+ * the messages are made and it begins, `published <count>` once the broker has them all.
  */
 import { randomBytes } from 'node:crypto';
 import { connectAsync } from 'mqtt';
@@ -44,6 +45,7 @@ export async function publishAll(url: string, messages: ReadonlyArray<{ topic: s
 if (require.main === module) {
   const [url, prefix, count] = process.argv.slice(2);
   const messages = burstMessages(prefix, Number(count));
+  console.log(`start ${messages.length}`);
   publishAll(url, messages).then(
     () => console.log(`published ${messages.length}`),
     (err: Error) => {
