@@ -8,7 +8,9 @@
  * The session persists (Clean Start off, a Session Expiry Interval), so what was not
  * acknowledged when the connection or the process died is delivered again on the next
  * connect. The Receive Maximum it announces bounds how many messages the broker sends
- * before waiting for acknowledgements: the window a batch must fit in.
+ * before waiting for acknowledgements: the window a batch must fit in. A broker that
+ * does not speak MQTT 5 (aedes) is spoken to in MQTT 3.1.1: the session persists
+ * (Clean Session off) but the window is the broker's own, and unknown here.
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -50,8 +52,9 @@ export interface Incoming {
 export interface ConnectInfo {
   connection: number;
   sessionPresent: boolean;
-  /** What the broker sends at most without acknowledgements: the Receive Maximum announced. */
+  /** What the broker sends at most without acknowledgements: the Receive Maximum announced; 0 unknown (MQTT 3.1.1). */
   window: number;
+  protocolVersion: 4 | 5;
 }
 
 interface Unacked {
@@ -59,8 +62,6 @@ interface Unacked {
   /** The packet id to acknowledge; 0 for QoS 0 (nothing to send). */
   messageId: number;
 }
-
-const PROTOCOL = 5;
 
 /**
  * Events: `connect` (ConnectInfo), `message` (Incoming), `disconnect` (reason text,
@@ -79,6 +80,9 @@ export class AckClient extends EventEmitter {
   private awaitingPong = false;
   private connected = false;
   private closing = false;
+  /** MQTT 5 until a broker refuses it; then 3.1.1. */
+  private protocol: 4 | 5 = 5;
+  private connackSeen = false;
 
   constructor(private readonly options: AckClientOptions) {
     super();
@@ -116,7 +120,10 @@ export class AckClient extends EventEmitter {
     let n = 0;
     while (this.unacked.length && this.unacked[0].seq <= seq) {
       const { messageId } = this.unacked.shift()!;
-      if (messageId) this.write({ cmd: 'puback', messageId, reasonCode: 0 });
+      if (messageId)
+        this.write(
+          this.protocol === 5 ? { cmd: 'puback', messageId, reasonCode: 0 } : { cmd: 'puback', messageId },
+        );
       n++;
     }
     return n;
@@ -155,7 +162,9 @@ export class AckClient extends EventEmitter {
     this.seq = 0;
     this.unacked = [];
     socket.setNoDelay(true);
-    const parser = mqttPacket.parser({ protocolVersion: PROTOCOL });
+    const protocolVersion = this.protocol;
+    this.connackSeen = false;
+    const parser = mqttPacket.parser({ protocolVersion });
     parser.on('packet', (packet: Packet) => this.onPacket(packet, connection));
     parser.on('error', (err: Error) =>
       this.drop(socket, `unreadable packet from the broker: ${err.message}`),
@@ -165,16 +174,20 @@ export class AckClient extends EventEmitter {
       this.write({
         cmd: 'connect',
         protocolId: 'MQTT',
-        protocolVersion: PROTOCOL,
+        protocolVersion,
         clean: false,
         clientId: this.options.clientId,
         keepalive: this.options.keepaliveSeconds ?? 60,
         ...(this.options.username ? { username: this.options.username } : {}),
         ...(this.options.password ? { password: Buffer.from(this.options.password) } : {}),
-        properties: {
-          sessionExpiryInterval: this.options.sessionExpirySeconds,
-          receiveMaximum: this.options.receiveMaximum,
-        },
+        ...(protocolVersion === 5
+          ? {
+              properties: {
+                sessionExpiryInterval: this.options.sessionExpirySeconds,
+                receiveMaximum: this.options.receiveMaximum,
+              },
+            }
+          : {}),
       }),
     );
     socket.on('error', (err) => this.drop(socket, err.message));
@@ -206,7 +219,13 @@ export class AckClient extends EventEmitter {
   }
 
   private onConnack(packet: IConnackPacket, connection: number): void {
+    this.connackSeen = true;
     const code = packet.reasonCode ?? packet.returnCode ?? 0;
+    // unsupported protocol version: 0x84 in MQTT 5, 1 from a broker answering in MQTT 3.1.1
+    if (this.protocol === 5 && (code === 0x84 || code === 1)) return this.fallBack();
+    if (this.protocol === 4 && code === 1) {
+      this.emit('error', new Error('the broker speaks neither MQTT 5 nor MQTT 3.1.1'));
+    }
     if (code !== 0) {
       this.emit('error', new Error(`the broker refused the connection (reason ${code})`));
       this.socket?.destroy();
@@ -217,14 +236,17 @@ export class AckClient extends EventEmitter {
     this.write({
       cmd: 'subscribe',
       messageId: this.packetId(),
-      subscriptions: this.options.topics.map((topic) => ({ topic, qos: 1, nl: false, rap: false, rh: 0 })),
+      subscriptions: this.options.topics.map((topic) =>
+        this.protocol === 5 ? { topic, qos: 1, nl: false, rap: false, rh: 0 } : { topic, qos: 1 },
+      ),
     });
     this.startPing();
     this.emit('connect', {
       connection,
       sessionPresent: Boolean(packet.sessionPresent),
       // the CONNACK's Receive Maximum bounds what we send; what the broker sends us is bounded by ours
-      window: this.options.receiveMaximum,
+      window: this.protocol === 5 ? this.options.receiveMaximum : 0,
+      protocolVersion: this.protocol,
     } satisfies ConnectInfo);
   }
 
@@ -251,7 +273,7 @@ export class AckClient extends EventEmitter {
   private write(packet: Record<string, unknown>): void {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
-    socket.write(mqttPacket.generate(packet as unknown as Packet, { protocolVersion: PROTOCOL }));
+    socket.write(mqttPacket.generate(packet as unknown as Packet, { protocolVersion: this.protocol }));
   }
 
   private startPing(): void {
@@ -271,9 +293,26 @@ export class AckClient extends EventEmitter {
     this.pingTimer = undefined;
   }
 
+  /** The broker does not speak MQTT 5: speak 3.1.1 from the next connection on. */
+  private fallBack(): void {
+    this.protocol = 4;
+    this.reconnectDelay = 0;
+    this.socket?.destroy();
+  }
+
   /** The connection is gone: forget its unacknowledged messages (the broker resends them) and reconnect. */
   private drop(socket: Socket | undefined, reason: string): void {
     if (!socket || socket !== this.socket) return;
+    // a broker that closes an MQTT 5 CONNECT without a CONNACK does not speak MQTT 5 (aedes)
+    if (
+      this.protocol === 5 &&
+      !this.connackSeen &&
+      !this.closing &&
+      /closed|ECONNRESET|unreadable/.test(reason)
+    ) {
+      this.protocol = 4;
+      this.reconnectDelay = 0;
+    }
     this.socket = undefined;
     socket.destroy();
     this.stopPing();
@@ -287,6 +326,10 @@ export class AckClient extends EventEmitter {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.open(), this.reconnectDelay);
     this.timer.unref();
-    this.reconnectDelay = Math.min(this.options.reconnectMaxMs ?? 30_000, this.reconnectDelay * 2);
+    const initial = this.options.reconnectMs ?? 1000;
+    this.reconnectDelay = Math.min(
+      this.options.reconnectMaxMs ?? 30_000,
+      Math.max(initial, this.reconnectDelay * 2),
+    );
   }
 }

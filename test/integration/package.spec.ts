@@ -141,6 +141,7 @@ describe('packed tarball in a clean Node-RED userDir', function () {
       'medallion-aggregate',
       'medallion-anomaly',
       'medallion-mqtt-batch',
+      'medallion-mqtt-ingest',
       'medallion-pg-config',
       'medallion-pg-write',
       'medallion-quarantine',
