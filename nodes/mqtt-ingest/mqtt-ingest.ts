@@ -35,6 +35,8 @@ interface CoreBroker {
 
 /** How often commits not heard of in-process are looked up in medallion.batches. */
 const POLL_MS = 2000;
+/** How often the counters go out on output 2. */
+const METRICS_MS = 5000;
 /** An acknowledgement waited for this long turns the status yellow. */
 const SLOW_MS = 30_000;
 
@@ -95,6 +97,7 @@ export = (RED: NodeAPI) => {
       if (key.sourceKey === ingest?.key) ingest.committed(key.batch, key.layer);
     };
     let poll: NodeJS.Timeout | undefined;
+    let metrics: NodeJS.Timeout | undefined;
     const release = service && ingest ? service.retain() : () => undefined;
     if (setupError || !ingest || !service) {
       status.set({ fill: 'red', shape: 'ring', text: setupError });
@@ -103,7 +106,7 @@ export = (RED: NodeAPI) => {
       const progress = resolveTable('medallion.batches', service.schemas);
       ingest.on('batch', (batch) => {
         rate.add(batch.payload.length);
-        this.send(batch as unknown as NodeMessage);
+        this.send([batch as unknown as NodeMessage, null]);
         show();
       });
       ingest.on('connect', () => show());
@@ -115,6 +118,13 @@ export = (RED: NodeAPI) => {
       service.on('committed', onCommitted);
       service.start();
       // a bronze pg-write on another connection node is not heard of in-process: look its commits up
+      // output 2: the counters, for a dashboard or monitoring (lag is the oldest unacknowledged message's age)
+      metrics = setInterval(() => {
+        this.send([
+          null,
+          { topic: 'mqtt ingest', payload: { ...ingest!.stats(), perSecond: rate.perSecond() } },
+        ]);
+      }, METRICS_MS);
       poll = setInterval(() => {
         show();
         if (ingest!.stats().oldestMs < POLL_MS) return;
@@ -137,6 +147,7 @@ export = (RED: NodeAPI) => {
 
     this.on('close', (_removed: boolean, done: () => void) => {
       clearInterval(poll);
+      clearInterval(metrics);
       service?.off('committed', onCommitted);
       (ingest ? ingest.close() : Promise.resolve()).then(() => {
         release();

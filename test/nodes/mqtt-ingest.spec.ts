@@ -41,9 +41,10 @@ describe('medallion-mqtt-ingest node (real Mosquitto, real PostgreSQL)', functio
       batchSize: 10,
       batchTimeout: 100,
       commitLayer: 'bronze',
-      wires: [['pgb']],
+      wires: [['pgb'], ['metrics']],
       ...ingest,
     },
+    { id: 'metrics', type: 'helper' },
     {
       ...pgWrite('pgb', 'bronze.records', 'bronze'),
       columns: 'source_kind, source_key, source_name, line_no, raw, run_id, batch',
@@ -90,7 +91,28 @@ describe('medallion-mqtt-ingest node (real Mosquitto, real PostgreSQL)', functio
       rows.map((r) => r.source_key),
       ['mqtt:id:r0', 'mqtt:id:r1', 'mqtt:id:r2'],
     );
-    await waitFor(() => /· 0\/5000 unacked$/.test(statuses('in').at(-1)?.text ?? ''), 5000, 'all acknowledged');
+    // the metrics output: everything received was acknowledged once bronze had it
+    const metrics = await poll(
+      () =>
+        new Promise<Record<string, number | boolean> | undefined>((resolve) =>
+          (helper.getNode('metrics') as unknown as NodeJS.EventEmitter).once(
+            'input',
+            (m: { payload: Record<string, number | boolean> }) =>
+              resolve(m.payload.messages === 3 && m.payload.unacked === 0 ? m.payload : undefined),
+          ),
+        ),
+      15_000,
+      'metrics with three messages, none unacknowledged',
+    );
+    assert.deepEqual(
+      {
+        connected: metrics.connected,
+        readings: metrics.readings,
+        held: metrics.held,
+        window: metrics.window,
+      },
+      { connected: true, readings: 3, held: 0, window: 5000 },
+    );
     assert.equal((helper.getNode('core') as unknown as { connected?: boolean }).connected, false);
   });
 
