@@ -26,8 +26,7 @@ import mqttIngestNode from '../nodes/mqtt-ingest/mqtt-ingest';
 import pgConfigNode from '../nodes/pg-config/pg-config';
 import pgWriteNode from '../nodes/pg-write/pg-write';
 import validateNode from '../nodes/validate/validate';
-import { pgWrite } from '../test/support/landing-flow';
-import { client, privateMosquitto, type PrivateMosquitto } from '../test/support/mqtt';
+import { client, mqttToSilver, privateMosquitto, type PrivateMosquitto } from '../test/support/mqtt';
 import { spawnCollecting } from '../test/support/processes';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -89,56 +88,7 @@ async function nodeRed(broker: PrivateMosquitto, prefix: string, input: 'core' |
   const topic = `${prefix}/sensors/+/readings`;
   const clientId = `bench-${input}-${randomUUID().slice(0, 8)}`;
   try {
-    const inputNodes =
-      input === 'core'
-        ? [
-            {
-              id: 'broker',
-              type: 'mqtt-broker',
-              broker: broker.url,
-              clientid: clientId,
-              cleansession: false,
-              protocolVersion: '4',
-              autoUnsubscribe: false,
-            },
-            {
-              id: 'in',
-              type: 'mqtt in',
-              topic,
-              qos: '1',
-              datatype: 'buffer',
-              broker: 'broker',
-              wires: [['batch']],
-            },
-            { id: 'batch', type: 'medallion-mqtt-batch', size: 1000, timeout: 500, wires: [['pgb']] },
-          ]
-        : [
-            {
-              id: 'in',
-              type: 'medallion-mqtt-ingest',
-              pgConfig: 'cfg',
-              url: broker.url,
-              clientId,
-              topics: topic,
-              receiveMaximum: 5000,
-              batchSize: 1000,
-              batchTimeout: 500,
-              sessionExpiry: 3600,
-              commitLayer: 'silver',
-              wires: [['pgb']],
-            },
-          ];
-    const flow = [
-      { id: 'cfg', type: 'medallion-pg-config', connection: 'url', url: url.toString(), poolSize: 10 },
-      ...inputNodes,
-      {
-        ...pgWrite('pgb', 'bronze.records', 'bronze'),
-        columns: 'source_kind, source_key, source_name, line_no, raw, run_id, batch',
-        wires: [['v'], []],
-      },
-      { id: 'v', type: 'medallion-validate', profile: 'auto', wires: [['pgs'], []] },
-      pgWrite('pgs', 'silver.environment_readings', 'silver'),
-    ];
+    const flow = mqttToSilver({ databaseUrl: url.toString(), brokerUrl: broker.url, clientId, topic, input });
     /* eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS core node */
     const mqttNodes = require('@node-red/nodes/core/network/10-mqtt.js');
     await helper.load(

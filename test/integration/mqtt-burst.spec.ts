@@ -15,8 +15,7 @@ import type { NodeMessage } from 'node-red';
 import { BUNDLED, groupMembers, loadBundled, memberOf } from '../support/bundled';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, statuses, waitFor } from '../support/flow';
-import { pgWrite } from '../support/landing-flow';
-import { privateMosquitto, type PrivateMosquitto } from '../support/mqtt';
+import { mqttToSilver, privateMosquitto, type PrivateMosquitto } from '../support/mqtt';
 import { redJs } from '../support/node-red';
 import { freePort, poll, spawnCollecting, type Spawned } from '../support/processes';
 
@@ -209,30 +208,14 @@ describe('MQTT bursts into silver (private Mosquitto, real PostgreSQL)', functio
       join(userDir, 'flows.json'),
       JSON.stringify([
         { id: 'tab', type: 'tab', label: 'burst' },
-        { id: 'cfg', type: 'medallion-pg-config', connection: 'url', url: db.url, poolSize: 4 },
-        {
-          id: 'in',
-          type: 'medallion-mqtt-ingest',
-          z: 'tab',
-          pgConfig: 'cfg',
-          url: broker.url,
+        ...mqttToSilver({
+          databaseUrl: db.url,
+          brokerUrl: broker.url,
           clientId: `burst-kill-${prefix}`,
-          topics: `${prefix}/sensors/+/readings`,
-          receiveMaximum: 5000,
-          batchSize: 1000,
-          batchTimeout: 500,
-          sessionExpiry: 3600,
-          commitLayer: 'silver',
-          wires: [['pgb']],
-        },
-        {
-          ...pgWrite('pgb', 'bronze.records', 'bronze'),
+          topic: `${prefix}/sensors/+/readings`,
+          input: 'ingest',
           z: 'tab',
-          columns: 'source_kind, source_key, source_name, line_no, raw, run_id, batch',
-          wires: [['v'], []],
-        },
-        { id: 'v', type: 'medallion-validate', z: 'tab', profile: 'auto', wires: [['pgs'], []] },
-        { ...pgWrite('pgs', 'silver.environment_readings', 'silver'), z: 'tab' },
+        }),
       ]),
     );
     const start = async (): Promise<Spawned> => {

@@ -8,6 +8,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { pgWrite, type FlowNode } from './landing-flow';
 import { freePort, poll, spawnCollecting, type Spawned } from './processes';
 
 export const SHARED_MQTT_URL = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
@@ -85,4 +86,73 @@ export async function privateMosquitto(extra: string[] = []): Promise<PrivateMos
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The MQTT branch in its smallest form, for tests and benchmarks: `input` (mqtt ingest
+ * acknowledging at silver, or core `mqtt in` → mqtt batch) → pg-write bronze → validate
+ * (auto) → pg-write silver.environment_readings, on the database `databaseUrl`.
+ */
+export function mqttToSilver(o: {
+  databaseUrl: string;
+  brokerUrl: string;
+  clientId: string;
+  topic: string;
+  input: 'core' | 'ingest';
+  z?: string;
+}): FlowNode[] {
+  const z = o.z ? { z: o.z } : {};
+  const input: FlowNode[] =
+    o.input === 'core'
+      ? [
+          {
+            id: 'broker',
+            type: 'mqtt-broker',
+            broker: o.brokerUrl,
+            clientid: o.clientId,
+            cleansession: false,
+            protocolVersion: '4',
+            autoUnsubscribe: false,
+          },
+          {
+            id: 'in',
+            type: 'mqtt in',
+            ...z,
+            topic: o.topic,
+            qos: '1',
+            datatype: 'buffer',
+            broker: 'broker',
+            wires: [['batch']],
+          },
+          { id: 'batch', type: 'medallion-mqtt-batch', ...z, size: 1000, timeout: 500, wires: [['pgb']] },
+        ]
+      : [
+          {
+            id: 'in',
+            type: 'medallion-mqtt-ingest',
+            ...z,
+            pgConfig: 'cfg',
+            url: o.brokerUrl,
+            clientId: o.clientId,
+            topics: o.topic,
+            receiveMaximum: 5000,
+            batchSize: 1000,
+            batchTimeout: 500,
+            sessionExpiry: 3600,
+            commitLayer: 'silver',
+            wires: [['pgb'], []],
+          },
+        ];
+  return [
+    { id: 'cfg', type: 'medallion-pg-config', connection: 'url', url: o.databaseUrl, poolSize: 10 },
+    ...input,
+    {
+      ...pgWrite('pgb', 'bronze.records', 'bronze'),
+      ...z,
+      columns: 'source_kind, source_key, source_name, line_no, raw, run_id, batch',
+      wires: [['v'], []],
+    },
+    { id: 'v', type: 'medallion-validate', ...z, profile: 'auto', wires: [['pgs'], []] },
+    { ...pgWrite('pgs', 'silver.environment_readings', 'silver'), ...z },
+  ];
 }
