@@ -53,6 +53,11 @@ export = (RED: NodeAPI) => {
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
     try {
       if (!setupError) {
+        if (!def.clientId?.trim() || def.clientId.includes('${')) {
+          throw new Error(
+            'a fixed client id is needed, so the broker keeps this session while Node-RED is down',
+          );
+        }
         const client = new AckClient({
           url: core?.brokerurl || def.url,
           clientId: def.clientId,
@@ -62,11 +67,6 @@ export = (RED: NodeAPI) => {
           receiveMaximum: numberOr(def.receiveMaximum, 5000),
           sessionExpirySeconds: numberOr(def.sessionExpiry, 7 * 24 * 3600),
         });
-        if (!def.clientId?.trim() || def.clientId.includes('${')) {
-          throw new Error(
-            'a fixed client id is needed, so the broker keeps this session while Node-RED is down',
-          );
-        }
         ingest = new MqttIngest(client, {
           name: def.name || 'mqtt',
           batchSize: Math.max(1, numberOr(def.batchSize, 1000)),
@@ -117,7 +117,6 @@ export = (RED: NodeAPI) => {
       ingest.on('error', (err: Error) => this.error(`mqtt ingest: ${err.message}`, {}));
       service.on('committed', onCommitted);
       service.start();
-      // a bronze pg-write on another connection node is not heard of in-process: look its commits up
       // output 2: the counters, for a dashboard or monitoring (lag is the oldest unacknowledged message's age)
       metrics = setInterval(() => {
         this.send([
@@ -125,6 +124,7 @@ export = (RED: NodeAPI) => {
           { topic: 'mqtt ingest', payload: { ...ingest!.stats(), perSecond: rate.perSecond() } },
         ]);
       }, METRICS_MS);
+      // a pg-write on another connection node is not heard of in-process: look its commits up
       poll = setInterval(() => {
         show();
         if (ingest!.stats().oldestMs < POLL_MS) return;
@@ -140,10 +140,6 @@ export = (RED: NodeAPI) => {
       ingest.start();
       show();
     }
-
-    this.on('input', (_msg: NodeMessage, _send, done) =>
-      done(new Error('mqtt ingest: takes no input; it subscribes to its topics itself')),
-    );
 
     this.on('close', (_removed: boolean, done: () => void) => {
       clearInterval(poll);
