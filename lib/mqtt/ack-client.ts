@@ -321,7 +321,7 @@ export class AckClient extends EventEmitter {
     const dropped = this.unacked.length;
     this.unacked = [];
     this.connection++;
-    if (wasConnected || !this.closing) this.emit('disconnect', { reason, dropped });
+    if (wasConnected && !this.closing) this.emit('disconnect', { reason, dropped });
     if (this.closing) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.open(), this.reconnectDelay);
