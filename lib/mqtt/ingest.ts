@@ -8,26 +8,13 @@
  * acknowledged, so the broker delivers it again; its idempotency key makes the second
  * delivery a duplicate, not a row.
  */
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { detectProfile } from '../validate/profiles';
 import type { AckClient, ConnectInfo, Incoming } from './ack-client';
-import { Batcher } from './batcher';
-import { readingsOf, type KeyOptions, type ReadingRecord } from './readings';
+import { MessageBatches, type MessageBatchesOptions, type ReadingBatch } from './message-batches';
 
-export interface IngestOptions extends KeyOptions {
-  batchSize: number;
-  batchTimeoutMs: number;
-  /** The session's name prefix (`msg.source.name`). */
-  name: string;
+export interface IngestOptions extends MessageBatchesOptions {
   /** The layers a batch must be committed in (its progress rows) before its messages are acknowledged. */
   ackLayers: string[];
-}
-
-export interface IngestBatch {
-  topic: string;
-  payload: ReadingRecord[];
-  source: { kind: 'mqtt'; name: string; key: string; batch: number; last: false; lineStart: 1 };
 }
 
 export interface IngestStats {
@@ -52,24 +39,16 @@ interface Pending {
   at: number;
 }
 
-interface Held {
-  record: ReadingRecord;
-  seq: number;
-}
-
-/** Events: `batch` (IngestBatch), `connect` (ConnectInfo), `disconnect` ({reason, dropped}), `error` (Error). */
+/** Events: `batch` (ReadingBatch), `connect` (ConnectInfo), `disconnect` ({reason, dropped}), `error` (Error). */
 export class MqttIngest extends EventEmitter {
-  readonly key: string;
-  readonly name: string;
-  private readonly batcher: Batcher<Held>;
+  private readonly batches: MessageBatches<number>;
   private pending: Pending[] = [];
   private readonly committedBatches = new Set<number>();
   /** The ack layers each batch has reached so far. */
   private readonly reached = new Map<number, Set<string>>();
   private connection = 0;
   private window = 0;
-  private nextBatch = 0;
-  private readonly totals = { messages: 0, readings: 0, batches: 0 };
+  private messages = 0;
 
   constructor(
     private readonly client: AckClient,
@@ -77,16 +56,7 @@ export class MqttIngest extends EventEmitter {
     now: Date = new Date(),
   ) {
     super();
-    const stamp = now
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
-    this.name = `${options.name.replace(/[^\w-]+/g, '_') || 'mqtt'}-${stamp}`;
-    this.key = `${this.name}-${randomBytes(4).toString('hex')}`;
-    this.batcher = new Batcher<Held>(
-      { size: options.batchSize, timeoutMs: options.batchTimeoutMs },
-      (_group, held) => this.send(held),
-    );
+    this.batches = new MessageBatches<number>(options, (batch, seqs) => this.send(batch, seqs), now);
     client.on('connect', (info: ConnectInfo) => {
       this.connection = info.connection;
       this.window = info.window;
@@ -95,7 +65,7 @@ export class MqttIngest extends EventEmitter {
     client.on('message', (m: Incoming) => this.receive(m));
     client.on('disconnect', (info: { reason: string; dropped: number }) => {
       // the broker delivers every unacknowledged message again: what is held need not go on
-      this.batcher.drop();
+      this.batches.drop();
       this.pending = [];
       this.reached.clear();
       this.committedBatches.clear();
@@ -109,8 +79,17 @@ export class MqttIngest extends EventEmitter {
   }
 
   /** Disconnects keeping the session: what is held or not yet committed is delivered again on the next start. */
+  /** The session's name and key (`msg.source`). */
+  get name(): string {
+    return this.batches.name;
+  }
+
+  get key(): string {
+    return this.batches.key;
+  }
+
   async close(): Promise<void> {
-    this.batcher.drop();
+    this.batches.drop();
     this.pending = [];
     await this.client.close();
   }
@@ -153,8 +132,9 @@ export class MqttIngest extends EventEmitter {
   stats(now = Date.now()): IngestStats {
     return {
       connected: this.client.isConnected,
-      ...this.totals,
-      held: this.batcher.held,
+      messages: this.messages,
+      ...this.batches.totals,
+      held: this.batches.held,
       unacked: this.pending.length,
       window: this.window,
       oldestMs: this.pending.length ? now - this.pending[0].at : 0,
@@ -163,31 +143,17 @@ export class MqttIngest extends EventEmitter {
 
   private receive(m: Incoming): void {
     if (m.connection !== this.connection) return;
-    this.totals.messages++;
+    this.messages++;
     this.pending.push({ seq: m.seq, at: Date.now() });
-    const records = readingsOf(m.topic, m.payload, this.options);
-    const first = records.find((r) => r.fields);
-    // a message's readings stay together, in a batch of their kind (validate's `auto` fits each batch)
-    const group = first?.fields ? (detectProfile(Object.keys(first.fields)) ?? '') : '';
-    this.batcher.push(
-      group,
-      records.map((record) => ({ record, seq: m.seq })),
-    );
+    this.batches.push(m.topic, m.payload, m.seq);
     // the window is full: the broker sends no more until something is acknowledged, so what is
     // held goes now (once, as the window fills: a broker sending a few more must not make batches of one)
-    if (this.pending.length === this.window) this.batcher.flushAll();
+    if (this.pending.length === this.window) this.batches.flushAll();
   }
 
-  private send(held: Held[]): void {
-    const batch = this.nextBatch++;
-    const seqs = new Set(held.map((h) => h.seq));
-    for (const p of this.pending) if (seqs.has(p.seq)) p.batch = batch;
-    this.totals.readings += held.length;
-    this.totals.batches++;
-    this.emit('batch', {
-      topic: this.name,
-      payload: held.map((h) => h.record),
-      source: { kind: 'mqtt', name: this.name, key: this.key, batch, last: false, lineStart: 1 },
-    } satisfies IngestBatch);
+  private send(batch: ReadingBatch, seqs: number[]): void {
+    const of = new Set(seqs);
+    for (const p of this.pending) if (of.has(p.seq)) p.batch = batch.source.batch;
+    this.emit('batch', batch);
   }
 }

@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { listOf, numberOr } from '../../lib/form-values';
-import { Batcher } from '../../lib/mqtt/batcher';
-import { readingsOf, type ReadingRecord } from '../../lib/mqtt/readings';
+import { MessageBatches } from '../../lib/mqtt/message-batches';
 import { RateMeter } from '../../lib/rate-meter';
 import { compactNumber, throttledStatus } from '../../lib/status';
-import { detectProfile } from '../../lib/validate/profiles';
 
 interface MqttBatchDef extends NodeDef {
   size: string | number;
@@ -13,65 +10,44 @@ interface MqttBatchDef extends NodeDef {
   keyFields: string;
 }
 
-/** The session's name: its start time, so each start numbers its batches afresh under a new key. */
-function sessionName(prefix: string): string {
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return `${prefix}-${stamp}`;
-}
-
 export = (RED: NodeAPI) => {
   function MqttBatch(this: Node, def: MqttBatchDef) {
     RED.nodes.createNode(this, def);
     const status = throttledStatus(this);
     const rate = new RateMeter();
-    const keyOptions = { keyFields: listOf(def.keyFields) };
-    const name = sessionName((def.name || 'mqtt').replace(/[^\w-]+/g, '_'));
-    const key = `${name}-${randomBytes(4).toString('hex')}`;
-    let batch = 0;
-    let sent = 0;
     let unreadable = 0;
 
-    const show = (held: number) =>
+    const show = () =>
       status.set({
         fill: unreadable ? 'yellow' : 'green',
         shape: 'dot',
         text:
-          `${compactNumber(rate.perSecond())}/s · ${compactNumber(sent)} in ${batch} batches` +
-          (held ? ` · ${held} held` : '') +
+          `${compactNumber(rate.perSecond())}/s · ${compactNumber(batches.totals.readings)} in ` +
+          `${batches.totals.batches} batches` +
+          (batches.held ? ` · ${batches.held} held` : '') +
           (unreadable ? ` · ${compactNumber(unreadable)} unreadable` : ''),
       });
 
-    const batcher = new Batcher<ReadingRecord>(
+    const batches: MessageBatches = new MessageBatches(
       {
-        size: Math.max(1, numberOr(def.size, 1000)),
-        timeoutMs: Math.max(0, numberOr(def.timeout, 1000)),
+        name: def.name || 'mqtt',
+        batchSize: Math.max(1, numberOr(def.size, 1000)),
+        batchTimeoutMs: Math.max(0, numberOr(def.timeout, 1000)),
+        keyFields: listOf(def.keyFields),
+        splitMessages: true,
       },
-      (_group, records) => {
-        const msg = {
-          topic: name,
-          payload: records,
-          source: { kind: 'mqtt', name, key, batch, last: false, lineStart: 1 },
-        };
-        batch += 1;
-        sent += records.length;
-        this.send(msg as NodeMessage);
-        show(batcher.held);
+      (batch) => {
+        this.send(batch as unknown as NodeMessage);
+        show();
       },
     );
 
     this.on('input', (msg: NodeMessage, _send, done) => {
       try {
-        const readings = readingsOf(String(msg.topic ?? ''), msg.payload, keyOptions);
+        const readings = batches.push(String(msg.topic ?? ''), msg.payload, undefined);
         rate.add(readings.length);
-        // a batch holds readings of one kind, so validate's `auto` finds their profile
-        for (const r of readings) {
-          if (r.error) unreadable += 1;
-          batcher.push(r.fields ? (detectProfile(Object.keys(r.fields)) ?? '') : '', [r]);
-        }
-        show(batcher.held);
+        unreadable += readings.filter((r) => r.error).length;
+        show();
         done();
       } catch (err) {
         done(new Error(`mqtt batch: ${(err as Error).message}`));
@@ -80,7 +56,7 @@ export = (RED: NodeAPI) => {
 
     this.on('close', (_removed: boolean, done: () => void) => {
       // the nodes after this one stop at the same time: a batch sent now would reach none of them
-      const held = batcher.drop();
+      const held = batches.drop();
       if (held) {
         this.warn(
           `${held} readings held for the next batch were not sent on: the flow stopped before the batch was due ` +

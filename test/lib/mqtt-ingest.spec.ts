@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { AckClient, Incoming } from '../../lib/mqtt/ack-client';
-import { MqttIngest, type IngestBatch } from '../../lib/mqtt/ingest';
+import { MqttIngest } from '../../lib/mqtt/ingest';
+import type { ReadingBatch } from '../../lib/mqtt/message-batches';
 
 /** An AckClient stand-in: the test delivers messages and reads the acknowledgements sent. */
 class FakeClient extends EventEmitter {
@@ -45,8 +46,8 @@ function setup(batchSize = 2, batchTimeoutMs = 60_000) {
     keyFields: [],
     ackLayers: ['bronze'],
   });
-  const batches: IngestBatch[] = [];
-  ingest.on('batch', (b: IngestBatch) => batches.push(b));
+  const batches: ReadingBatch[] = [];
+  ingest.on('batch', (b: ReadingBatch) => batches.push(b));
   ingest.start();
   return { client, ingest, batches };
 }
