@@ -24,9 +24,9 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { saveResults } from './results';
+import { saveResults, withDatabase } from './support';
 import { CsvFileReader } from '../lib/files/csv-reader';
 import { sha256File } from '../lib/files/folders';
 import { writeIotTempCsv } from '../lib/generators/iot-temp-csv';
@@ -39,7 +39,6 @@ import validateNode from '../nodes/validate/validate';
 import watchFolderNode from '../nodes/watch-folder/watch-folder';
 import { landingFlow, pgWrite } from '../test/support/landing-flow';
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const BATCH = 5000;
 const IN_FLIGHT = 4;
@@ -50,21 +49,6 @@ interface Result {
   seconds: number;
   rowsPerSecond: number;
   ratio?: number;
-}
-
-async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const name = `medallion_bench_${randomUUID().slice(0, 8)}`;
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  try {
-    return await fn(url.toString());
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {

@@ -19,8 +19,8 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import helper from 'node-red-node-test-helper';
-import { Client, Pool } from 'pg';
-import { saveResults } from './results';
+import { Pool } from 'pg';
+import { saveResults, withDatabase } from './support';
 import mqttBatchNode from '../nodes/mqtt-batch/mqtt-batch';
 import mqttIngestNode from '../nodes/mqtt-ingest/mqtt-ingest';
 import pgConfigNode from '../nodes/pg-config/pg-config';
@@ -29,7 +29,6 @@ import validateNode from '../nodes/validate/validate';
 import { client, mqttToSilver, privateMosquitto, type PrivateMosquitto } from '../test/support/mqtt';
 import { spawnCollecting } from '../test/support/processes';
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50_000);
 const REPO = resolve(__dirname, '..');
 const PUBLISHER = join(REPO, 'test', 'support', 'burst-publisher.ts');
@@ -76,45 +75,39 @@ async function bareSubscriber(broker: PrivateMosquitto, prefix: string): Promise
 }
 
 async function nodeRed(broker: PrivateMosquitto, prefix: string, input: 'core' | 'ingest'): Promise<number> {
-  const name = `medallion_bench_${randomUUID().slice(0, 8)}`;
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const pool = new Pool({ connectionString: url.toString(), max: 1 });
-  pool.on('error', () => undefined); // DROP DATABASE … WITH (FORCE) ends its idle connection
-  helper.init(require.resolve('node-red'));
-  const topic = `${prefix}/sensors/+/readings`;
-  const clientId = `bench-${input}-${randomUUID().slice(0, 8)}`;
-  try {
-    const flow = mqttToSilver({ databaseUrl: url.toString(), brokerUrl: broker.url, clientId, topic, input });
-    /* eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS core node */
-    const mqttNodes = require('@node-red/nodes/core/network/10-mqtt.js');
-    await helper.load(
-      [mqttNodes, pgConfigNode, pgWriteNode, mqttBatchNode, mqttIngestNode, validateNode],
-      flow,
-    );
-    // connected and migrated before the clock starts
-    await new Promise((r) => setTimeout(r, 2000));
-    return await timedBurst(broker.url, prefix, async () => {
-      for (;;) {
-        const { rows } = await pool.query<{ silver: number; pending: number }>(
-          `SELECT (SELECT count(*)::int FROM silver.environment_readings) AS silver,
-                  (SELECT count(*)::int FROM medallion.batches b WHERE layer = 'bronze' AND NOT EXISTS (
-                     SELECT 1 FROM medallion.batches s
-                      WHERE s.source_key = b.source_key AND s.batch = b.batch AND s.layer = 'silver')) AS pending`,
-        );
-        if (rows[0].silver >= MESSAGES && rows[0].pending === 0) return;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    });
-  } finally {
-    await helper.unload();
-    await pool.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
+  return withDatabase(async (url) => {
+    const pool = new Pool({ connectionString: url, max: 1 });
+    pool.on('error', () => undefined); // DROP DATABASE … WITH (FORCE) ends its idle connection
+    helper.init(require.resolve('node-red'));
+    const topic = `${prefix}/sensors/+/readings`;
+    const clientId = `bench-${input}-${randomUUID().slice(0, 8)}`;
+    try {
+      const flow = mqttToSilver({ databaseUrl: url, brokerUrl: broker.url, clientId, topic, input });
+      /* eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS core node */
+      const mqttNodes = require('@node-red/nodes/core/network/10-mqtt.js');
+      await helper.load(
+        [mqttNodes, pgConfigNode, pgWriteNode, mqttBatchNode, mqttIngestNode, validateNode],
+        flow,
+      );
+      // connected and migrated before the clock starts
+      await new Promise((r) => setTimeout(r, 2000));
+      return await timedBurst(broker.url, prefix, async () => {
+        for (;;) {
+          const { rows } = await pool.query<{ silver: number; pending: number }>(
+            `SELECT (SELECT count(*)::int FROM silver.environment_readings) AS silver,
+                    (SELECT count(*)::int FROM medallion.batches b WHERE layer = 'bronze' AND NOT EXISTS (
+                       SELECT 1 FROM medallion.batches s
+                        WHERE s.source_key = b.source_key AND s.batch = b.batch AND s.layer = 'silver')) AS pending`,
+          );
+          if (rows[0].silver >= MESSAGES && rows[0].pending === 0) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      });
+    } finally {
+      await helper.unload();
+      await pool.end();
+    }
+  });
 }
 
 async function main(): Promise<void> {

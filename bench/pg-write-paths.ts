@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Client, Pool } from 'pg';
-import { saveResults } from './results';
+import { ADMIN_URL, saveResults } from './support';
 import { TableWriter } from '../lib/pg/bulk-write';
 import { inTransaction } from '../lib/pg/client';
 import type { DbRecord } from '../lib/pg/write-plan';
@@ -25,7 +25,6 @@ import { DEFAULT_SCHEMAS, resolveTable } from '../lib/pg/identifiers';
 import { migrate } from '../lib/pg/migrations';
 import { describeTable, type TableInfo } from '../lib/pg/table-info';
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const BATCH_SIZES = [1000, 5000, 20_000];
 

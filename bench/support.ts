@@ -1,8 +1,29 @@
-/** Where a benchmark keeps its last run: `bench/results/<name>.json`, with when and on what it ran. */
+/** What the benchmarks share: a database of their own, and where a benchmark keeps its last run. */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 
+export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Runs `fn` on a database created for it (on the server of ADMIN_URL) and dropped afterwards. */
+export async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const name = `medallion_bench_${randomUUID().slice(0, 8)}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  try {
+    return await fn(url.toString());
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+/** Keeps a benchmark's last run in `bench/results/<name>.json`, with when and on what it ran. */
 export function saveResults(name: string, details: Record<string, unknown>): void {
   const dir = join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });
