@@ -4,6 +4,7 @@
  * messages for `mqtt out` (one reading each, or one array per tick) — every item
  * labelled with its key, what the pipeline must do with it, and its fault.
  */
+import { mkdir } from 'node:fs/promises';
 import { renderCsv } from './csv';
 import {
   FaultInjector,
@@ -13,7 +14,7 @@ import {
   type FaultRates,
   type SimItem,
 } from './faults';
-import { simFileName } from './file-writer';
+import { simFileName, writeLikeADevice, type WrittenFile } from './file-writer';
 import { Random } from './random';
 import { ReadingGenerator, type SimSchema } from './readings';
 
@@ -57,6 +58,9 @@ export interface SimFile {
   /** Every item with its line in the file. */
   labels: Array<ItemLabel & { line: number }>;
 }
+
+/** A half-written file is written in this many chunks, this far apart (inside watch-folder's stability window). */
+const SLOW = { chunks: 5, intervalMs: 100 };
 
 /** Most readings one call makes (a stalled timer does not turn into an unbounded burst). */
 export const MAX_READINGS_PER_CALL = 50_000;
@@ -165,8 +169,31 @@ export class Simulator {
     return out;
   }
 
+  /**
+   * Writes the next file of `items` into `folder` the way a device does (created if
+   * missing); resolves with what was written and every line's label.
+   */
+  async writeFile(
+    items: readonly SimItem[],
+    folder: string,
+    now: number,
+    signal?: AbortSignal,
+  ): Promise<WrittenFile & { rows: number; faults: SimFile['labels'] }> {
+    const file = this.file(items, now);
+    await mkdir(folder, { recursive: true });
+    try {
+      const written = await writeLikeADevice(folder, file.name, file.text, {
+        slow: file.halfWritten ? SLOW : undefined,
+        signal,
+      });
+      return { ...written, rows: file.rows, faults: file.labels };
+    } catch (err) {
+      throw new Error(`writing ${file.name} into ${folder}: ${(err as Error).message}`);
+    }
+  }
+
   /** The next file for `items`, half-written by the fault's rate. */
-  file(items: readonly SimItem[], now: number): SimFile {
+  private file(items: readonly SimItem[], now: number): SimFile {
     const { text, lines } = renderCsv(this.options.schema, items);
     const halfWritten = this.random.next() < (this.options.faults['half-written'] ?? 0);
     if (halfWritten) this.totals.halfWritten += 1;

@@ -1,10 +1,8 @@
-import { mkdir } from 'node:fs/promises';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { resolveFolder } from '../../lib/files/folders';
 import { listOf, numberOr } from '../../lib/form-values';
 import { RateMeter } from '../../lib/rate-meter';
 import { parseFaultRates, type SimItem } from '../../lib/sim/faults';
-import { writeLikeADevice } from '../../lib/sim/file-writer';
 import type { SimSchema } from '../../lib/sim/readings';
 import { Simulator } from '../../lib/sim/simulator';
 import { compactNumber, throttledStatus } from '../../lib/status';
@@ -22,9 +20,6 @@ interface SimulatorDef extends NodeDef {
   faults: string;
   autoStart: boolean;
 }
-
-/** A half-written file is written in this many chunks, this far apart (inside watch-folder's stability window). */
-const SLOW = { chunks: 5, intervalMs: 100 };
 
 export = (RED: NodeAPI) => {
   function SimulatorNode(this: Node, def: SimulatorDef) {
@@ -73,22 +68,10 @@ export = (RED: NodeAPI) => {
         for (const m of sim!.messages(items)) send({ topic: m.topic, payload: m.payload, sim: m.sim });
         return;
       }
-      const file = sim!.file(items, Date.now());
-      const write = mkdir(folder, { recursive: true })
-        .then(() =>
-          writeLikeADevice(folder, file.name, file.text, {
-            slow: file.halfWritten ? SLOW : undefined,
-            signal: abort.signal,
-          }),
-        )
-        .then(
-          (written) =>
-            send({ topic: written.path, payload: { ...written, rows: file.rows, faults: file.labels } }),
-          (err: Error) =>
-            this.error(`simulator: writing ${file.name} into ${folder}: ${err.message}`, {
-              topic: file.name,
-            }),
-        );
+      const write = sim!.writeFile(items, folder, Date.now(), abort.signal).then(
+        (written) => send({ topic: written.path, payload: written }),
+        (err: Error) => this.error(`simulator: ${err.message}`, { topic: folder }),
+      );
       writes.add(write);
       write.finally(() => writes.delete(write));
     };
