@@ -7,7 +7,7 @@ import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, statuses, waitFor } from '../support/flow';
 import { pgWrite, type FlowNode } from '../support/landing-flow';
 import { clearSession, client, SHARED_MQTT_URL } from '../support/mqtt';
-import { poll } from '../support/processes';
+import { freePort, poll } from '../support/processes';
 
 /* eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's core MQTT nodes are CommonJS */
 const coreMqtt = require('@node-red/nodes/core/network/10-mqtt.js');
@@ -114,6 +114,20 @@ describe('medallion-mqtt-ingest node (real Mosquitto, real PostgreSQL)', functio
       { connected: true, readings: 3, held: 0, window: 5000 },
     );
     assert.equal((helper.getNode('core') as unknown as { connected?: boolean }).connected, false);
+  });
+
+  it('shows an unreachable broker as disconnected and keeps trying, without crashing', async () => {
+    const port = await freePort(0);
+    await helper.load([pgConfigNode, pgWriteNode, mqttIngestNode], flow({ url: `mqtt://127.0.0.1:${port}` }));
+    await waitFor(
+      () => statuses('in').some((s) => s.fill === 'yellow' && /^disconnected/.test(s.text ?? '')),
+      5000,
+      'yellow: disconnected',
+    );
+    // reconnect attempts (after 1 s, 2 s, …) fail too: still yellow, never connected
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.match(statuses('in').at(-1)?.text ?? '', /^disconnected/);
+    assert.ok(!statuses('in').some((s) => s.fill === 'green'));
   });
 
   it('refuses a client id that is not fixed, on its status and as an error', async () => {
