@@ -119,6 +119,23 @@ export class MqttIngest extends EventEmitter {
     for (const b of this.committedBatches) if (!waiting.has(b)) this.committedBatches.delete(b);
   }
 
+  /**
+   * Commits not heard of in-process (a pg-write on another connection node): once a
+   * message has waited `minAgeMs`, asks `find` which of the batches waiting in each ack
+   * layer are committed there, and takes them as committed.
+   */
+  async lookUpCommits(
+    find: (layer: string, batches: number[]) => Promise<number[]>,
+    minAgeMs: number,
+  ): Promise<void> {
+    if (this.stats().oldestMs < minAgeMs) return;
+    for (const layer of this.options.ackLayers) {
+      const waiting = this.uncommitted(layer);
+      if (!waiting.length) continue;
+      for (const b of await find(layer, waiting)) this.committed(b, layer);
+    }
+  }
+
   /** Batches sent on and not yet committed in `layer`. */
   uncommitted(layer: string): number[] {
     const out = new Set<number>();

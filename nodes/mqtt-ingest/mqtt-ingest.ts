@@ -127,15 +127,12 @@ export = (RED: NodeAPI) => {
       // a pg-write on another connection node is not heard of in-process: look its commits up
       poll = setInterval(() => {
         show();
-        if (ingest!.stats().oldestMs < POLL_MS) return;
-        for (const layer of layers) {
-          const waiting = ingest!.uncommitted(layer);
-          if (!waiting.length) continue;
-          committedBatches(service.pool, progress, ingest!.key, layer, waiting).then(
-            (done) => done.forEach((b) => ingest!.committed(b, layer)),
-            () => undefined,
-          );
-        }
+        ingest!
+          .lookUpCommits(
+            (layer, batches) => committedBatches(service.pool, progress, ingest!.key, layer, batches),
+            POLL_MS,
+          )
+          .catch(() => undefined); // the database is away: the next poll asks again
       }, POLL_MS);
       ingest.start();
       show();

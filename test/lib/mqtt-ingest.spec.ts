@@ -162,6 +162,21 @@ describe('lib/mqtt/ingest', () => {
     assert.deepEqual(client.acks, [[1, 2]]);
   });
 
+  it('looks up the commits it has not heard of once a message has waited long enough', async () => {
+    const { client, ingest } = setup();
+    for (let s = 1; s <= 2; s++) client.deliver(reading('101', s));
+    const asked: Array<[string, number[]]> = [];
+    const find = async (layer: string, batches: number[]) => {
+      asked.push([layer, batches]);
+      return batches;
+    };
+    await ingest.lookUpCommits(find, 60_000);
+    assert.deepEqual(asked, [], 'nothing has waited a minute yet');
+    await ingest.lookUpCommits(find, 0);
+    assert.deepEqual(asked, [['bronze', [0]]]);
+    assert.deepEqual(client.acks, [[1, 2]]);
+  });
+
   it('lists the batches sent and not yet committed, for looking their commits up', () => {
     const { client, ingest } = setup();
     for (let s = 1; s <= 4; s++) client.deliver(reading('101', s));
