@@ -1,6 +1,7 @@
 /**
  * What watch-folder's status and messages say: the file and % read, batches waiting
- * for commits, a retry under way, the files loaded and quarantined so far.
+ * for commits, a retry under way, the files loaded and quarantined so far. Green while
+ * data flows (a ring while it waits for the layers downstream), yellow during a retry.
  */
 import { compactNumber, type StatusValue } from '../status';
 import type { FileOutcome, WatcherActivity } from './landing-watcher';
@@ -8,18 +9,17 @@ import type { FileOutcome, WatcherActivity } from './landing-watcher';
 export function activityStatus(a: WatcherActivity, watching: boolean): StatusValue {
   switch (a.state) {
     case 'reading':
-      return { fill: 'blue', shape: 'dot', text: `${a.file} ${a.percent} % · batch ${a.batch}` };
+      return { fill: 'green', shape: 'dot', text: `${a.file} ${a.percent} % · batch ${a.batch}` };
     case 'waiting': {
+      // the layers downstream still committing: part of flowing (a stuck layer shows on its own node)
       const batches = `${a.pending} batch${a.pending === 1 ? '' : 'es'}`;
-      return {
-        fill: 'blue',
-        shape: 'ring',
-        text: `${a.file}: ${batches} waiting for ${a.layers.join(' + ')} commits`,
-      };
+      const layers =
+        a.layers.length <= 2 ? a.layers.join(' + ') : `${a.layers[0]} + ${a.layers.length - 1} more layers`;
+      return { fill: 'green', shape: 'ring', text: `${a.file}: ${batches} waiting for ${layers}` };
     }
     case 'replaying':
       return {
-        fill: 'blue',
+        fill: 'green',
         shape: 'dot',
         text: `${a.file}: replaying batch ${a.batch + 1} of ${a.of} from bronze`,
       };

@@ -8,6 +8,8 @@ import { z } from 'zod';
 
 export const FIELD_TYPES = ['number', 'integer', 'string', 'timestamp', 'boolean'] as const;
 export const CONVERSIONS = ['F->C', 'K->C', 'C->F', 'C->K'] as const;
+/** Where valid records go: a built-in profile's typed table, or long-format `readings`. */
+export const TABLES = ['temperature_readings', 'environment_readings', 'readings'] as const;
 
 const fieldRule = z
   .object({
@@ -59,7 +61,7 @@ export const ruleSetSchema = z
      * Where valid records go: a typed table of their own (the built-in profiles), or
      * `readings`, one row per metric field, with the `time` and `location` fields.
      */
-    table: z.enum(['temperature_readings', 'environment_readings', 'readings']).default('readings'),
+    table: z.enum(TABLES).default('readings'),
     time: z.string().min(1).default('ts'),
     location: z.string().min(1).default('location_id'),
   })

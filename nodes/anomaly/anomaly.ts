@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DEFAULT_THRESHOLD, METHODS, type AnomalyMethod } from '../../lib/gold/anomaly';
 import { AnomalyDetector } from '../../lib/gold/anomaly-detector';
-import { listOf, numberOr } from '../../lib/form-values';
+import { listOf, numberOr, textOrEnv } from '../../lib/form-values';
 import { describeError } from '../../lib/pg/errors';
 import { progressKeyFrom, type MessageSource, type ProgressKey } from '../../lib/pg/progress';
 import { compactNumber, throttledStatus } from '../../lib/status';
@@ -11,6 +11,7 @@ interface AnomalyDef extends NodeDef {
   pgConfig: string;
   method: string;
   threshold: string | number;
+  thresholdType?: string;
   window: string | number;
   minBaseline: string | number;
   metrics: string;
@@ -58,7 +59,9 @@ export = (RED: NodeAPI) => {
               text: `retry ${info.retry}: ${describeError(info.error)}`,
             }),
         );
-        detector.setThreshold(numberOr(def.threshold, DEFAULT_THRESHOLD[method]));
+        const env = (name: string) => RED.util.evaluateNodeProperty(name, 'env', this, {});
+        const threshold = textOrEnv(def.threshold, def.thresholdType, env, 'threshold');
+        detector.setThreshold(numberOr(threshold, DEFAULT_THRESHOLD[method]));
       } catch (err) {
         setupError = (err as Error).message;
       }

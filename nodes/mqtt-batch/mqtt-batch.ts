@@ -19,7 +19,7 @@ export = (RED: NodeAPI) => {
 
     const show = () =>
       status.set({
-        fill: unreadable ? 'yellow' : 'green',
+        fill: 'green',
         shape: 'dot',
         text:
           `${compactNumber(rate.perSecond())}/s · ${compactNumber(batches.totals.readings)} in ` +

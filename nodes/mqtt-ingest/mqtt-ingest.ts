@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { listOf, numberOr } from '../../lib/form-values';
+import { listOf, numberOr, textOrEnv } from '../../lib/form-values';
 import { AckClient } from '../../lib/mqtt/ack-client';
 import { MqttIngest } from '../../lib/mqtt/ingest';
 import { resolveTable } from '../../lib/pg/identifiers';
@@ -12,7 +12,9 @@ interface MqttIngestDef extends NodeDef {
   pgConfig: string;
   broker: string;
   url: string;
+  urlType?: string;
   clientId: string;
+  clientIdType?: string;
   topics: string;
   receiveMaximum: string | number;
   batchSize: string | number;
@@ -53,14 +55,16 @@ export = (RED: NodeAPI) => {
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
     try {
       if (!setupError) {
-        if (!def.clientId?.trim() || def.clientId.includes('${')) {
+        const env = (name: string) => RED.util.evaluateNodeProperty(name, 'env', this, {});
+        const clientId = textOrEnv(def.clientId, def.clientIdType, env, 'client id');
+        if (!clientId.trim() || clientId.includes('${')) {
           throw new Error(
             'a fixed client id is needed, so the broker keeps this session while Node-RED is down',
           );
         }
         const client = new AckClient({
-          url: core?.brokerurl || def.url,
-          clientId: def.clientId,
+          url: core?.brokerurl || textOrEnv(def.url, def.urlType, env, 'broker URL'),
+          clientId,
           username: this.credentials?.username || core?.options?.username,
           password: this.credentials?.password || core?.options?.password,
           topics: listOf(def.topics),

@@ -1,11 +1,12 @@
 import type { NodeAPI, NodeDef } from 'node-red';
-import { numberOr } from '../../lib/form-values';
+import { numberOr, textOrEnv } from '../../lib/form-values';
 import { PgService } from '../../lib/pg/service';
 import type { PgConfigCredentials, PgConfigNode } from './pg-config-node';
 
 interface PgConfigDef extends NodeDef {
   connection: 'url' | 'fields';
   url: string;
+  urlType?: string;
   host: string;
   port: string | number;
   database: string;
@@ -29,6 +30,7 @@ export = (RED: NodeAPI) => {
       poolSize: numberOr(def.poolSize, 10),
       applicationName: def.applicationName || undefined,
     };
+    const env = (name: string) => RED.util.evaluateNodeProperty(name, 'env', this, {});
     try {
       this.service = new PgService({
         connection:
@@ -40,7 +42,7 @@ export = (RED: NodeAPI) => {
                 database: def.database,
                 user: def.user,
               }
-            : { ...common, url: def.url },
+            : { ...common, url: textOrEnv(def.url, def.urlType, env, 'URL') },
         schemas: {
           medallion: def.schemaMedallion || 'medallion',
           bronze: def.schemaBronze || 'bronze',

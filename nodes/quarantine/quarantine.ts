@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { resolveFolder } from '../../lib/files/folders';
-import { numberOr } from '../../lib/form-values';
+import { numberOr, textOrEnv } from '../../lib/form-values';
 import { compactNumber, throttledStatus } from '../../lib/status';
 import {
   quarantineBase,
@@ -14,6 +14,7 @@ import type { PgConfigNode } from '../pg-config/pg-config-node';
 interface QuarantineDef extends NodeDef {
   pgConfig: string;
   folder: string;
+  folderType?: string;
   replayLimit: string | number;
 }
 
@@ -32,16 +33,18 @@ export = (RED: NodeAPI) => {
     let folder: string | undefined;
     let folderError: Error | undefined;
     try {
-      folder = resolveFolder(def.folder, 'quarantine', userDir);
+      const env = (name: string) => RED.util.evaluateNodeProperty(name, 'env', this, {});
+      folder = resolveFolder(textOrEnv(def.folder, def.folderType, env, 'folder'), 'quarantine', userDir);
     } catch (err) {
       folderError = err as Error;
+      status.set({ fill: 'red', shape: 'ring', text: folderError.message });
     }
     let kept = 0;
     let replayed = 0;
 
     const show = () =>
       status.set({
-        fill: 'yellow',
+        fill: 'green',
         shape: 'dot',
         text: `${compactNumber(kept)} kept${replayed ? ` · ${compactNumber(replayed)} replayed` : ''}`,
       });

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { resolveFolder } from '../../lib/files/folders';
-import { listOf, numberOr } from '../../lib/form-values';
+import { listOf, numberOr, textOrEnv } from '../../lib/form-values';
 import { RateMeter } from '../../lib/rate-meter';
 import { parseFaultRates, type SimItem } from '../../lib/sim/faults';
 import type { SimSchema } from '../../lib/sim/readings';
@@ -14,6 +14,7 @@ interface SimulatorDef extends NodeDef {
   rate: string | number;
   interval: string | number;
   folder: string;
+  folderType?: string;
   topic: string;
   arrays: boolean;
   seed: string | number;
@@ -43,7 +44,11 @@ export = (RED: NodeAPI) => {
         topic: def.topic || 'sensors/{device}/readings',
         arrays: Boolean(def.arrays),
       });
-      if (files) folder = resolveFolder(def.folder, 'landing', RED.settings.userDir ?? process.cwd());
+      if (files) {
+        const env = (name: string) => RED.util.evaluateNodeProperty(name, 'env', this, {});
+        const setting = textOrEnv(def.folder, def.folderType, env, 'folder');
+        folder = resolveFolder(setting, 'landing', RED.settings.userDir ?? process.cwd());
+      }
     } catch (err) {
       sim = undefined;
       status.set({ fill: 'red', shape: 'ring', text: (err as Error).message });

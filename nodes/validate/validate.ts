@@ -1,5 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { compactNumber, throttledStatus } from '../../lib/status';
+import { compileRules } from '../../lib/validate/compile';
+import { PROFILES } from '../../lib/validate/profiles';
+import { CONVERSIONS, FIELD_TYPES, parseRuleSet, TABLES } from '../../lib/validate/rules';
 import { Validator } from '../../lib/validate/validator';
 
 interface ValidateDef extends NodeDef {
@@ -33,7 +36,7 @@ export = (RED: NodeAPI) => {
         valid += out.valid;
         invalid += out.quarantine.length;
         status.set({
-          fill: invalid ? 'yellow' : 'green',
+          fill: 'green',
           shape: 'dot',
           text: `${compactNumber(valid)} valid · ${compactNumber(invalid)} invalid`,
         });
@@ -55,4 +58,30 @@ export = (RED: NodeAPI) => {
   }
 
   RED.nodes.registerType('medallion-validate', Validate);
+
+  // the rule editor (validate.html): what it starts from and offers, and the runtime's verdict
+  RED.httpAdmin.get(
+    '/medallion-validate/profiles',
+    RED.auth.needsPermission('medallion-validate.read'),
+    (_req, res) => {
+      res.json({
+        profiles: Object.fromEntries(Object.entries(PROFILES).map(([name, p]) => [name, parseRuleSet(p)])),
+        types: FIELD_TYPES,
+        conversions: CONVERSIONS,
+        tables: TABLES,
+      });
+    },
+  );
+  RED.httpAdmin.post(
+    '/medallion-validate/check',
+    RED.auth.needsPermission('medallion-validate.write'),
+    (req, res) => {
+      try {
+        compileRules(req.body);
+        res.json({ ok: true });
+      } catch (err) {
+        res.json({ ok: false, error: (err as Error).message });
+      }
+    },
+  );
 };

@@ -3,6 +3,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { LandingWatcher, type WatcherActivity, type WatcherOptions } from '../../lib/files/landing-watcher';
 import { Ledger } from '../../lib/files/ledger';
 import { watcherOptions, type WatchForm } from '../../lib/files/watch-options';
+import { textOrEnv } from '../../lib/form-values';
 import { activityStatus, outcomeText } from '../../lib/files/watch-status';
 import type { PgState } from '../../lib/pg/service';
 import type { ProgressKey } from '../../lib/pg/progress';
@@ -11,6 +12,7 @@ import type { PgConfigNode } from '../pg-config/pg-config-node';
 
 interface WatchFolderDef extends NodeDef, WatchForm {
   pgConfig: string;
+  folderType?: string;
 }
 
 export = (RED: NodeAPI) => {
@@ -24,7 +26,11 @@ export = (RED: NodeAPI) => {
     let options: WatcherOptions | undefined;
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
     try {
-      options = watcherOptions(def, userDir);
+      const env = (name: string) => RED.util.evaluateNodeProperty(name, 'env', this, {});
+      options = watcherOptions(
+        { ...def, folder: textOrEnv(def.folder, def.folderType, env, 'folder') },
+        userDir,
+      );
     } catch (err) {
       setupError ??= (err as Error).message;
     }

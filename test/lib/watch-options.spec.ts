@@ -70,33 +70,47 @@ describe('lib/files/watch-options', () => {
 });
 
 describe('lib/files/watch-status', () => {
-  it('shows reading, waiting, replaying, retrying and idle', () => {
+  it('shows reading, waiting, replaying, retrying and idle: green flowing, yellow waiting', () => {
     assert.deepEqual(activityStatus({ state: 'reading', file: 'a.csv', percent: 42, batch: 7 }, true), {
-      fill: 'blue',
+      fill: 'green',
       shape: 'dot',
       text: 'a.csv 42 % · batch 7',
     });
-    assert.equal(
-      activityStatus({ state: 'waiting', file: 'a.csv', pending: 1, layers: ['bronze'] }, true).text,
-      'a.csv: 1 batch waiting for bronze commits',
+    assert.deepEqual(
+      activityStatus({ state: 'waiting', file: 'a.csv', pending: 1, layers: ['bronze'] }, true),
+      {
+        fill: 'green',
+        shape: 'ring',
+        text: 'a.csv: 1 batch waiting for bronze',
+      },
     );
     assert.equal(
       activityStatus({ state: 'waiting', file: 'a.csv', pending: 3, layers: ['silver', 'quarantine'] }, true)
         .text,
-      'a.csv: 3 batches waiting for silver + quarantine commits',
+      'a.csv: 3 batches waiting for silver + quarantine',
     );
     assert.equal(
-      activityStatus({ state: 'replaying', file: 'a.csv', batch: 2, of: 10 }, true).text,
-      'a.csv: replaying batch 3 of 10 from bronze',
+      activityStatus(
+        { state: 'waiting', file: 'a.csv', pending: 1, layers: ['bronze', 'silver', 'quarantine', 'gold'] },
+        true,
+      ).text,
+      'a.csv: 1 batch waiting for bronze + 3 more layers',
     );
-    assert.equal(
-      activityStatus({ state: 'retrying', file: 'a.csv', reason: 'ECONNREFUSED' }, true).fill,
-      'yellow',
-    );
-    assert.equal(
-      activityStatus({ state: 'idle', loaded: 3, quarantined: 1 }, true).text,
-      'watching · 3 loaded · 1 quarantined',
-    );
+    assert.deepEqual(activityStatus({ state: 'replaying', file: 'a.csv', batch: 2, of: 10 }, true), {
+      fill: 'green',
+      shape: 'dot',
+      text: 'a.csv: replaying batch 3 of 10 from bronze',
+    });
+    assert.deepEqual(activityStatus({ state: 'retrying', file: 'a.csv', reason: 'ECONNREFUSED' }, true), {
+      fill: 'yellow',
+      shape: 'ring',
+      text: 'a.csv: ECONNREFUSED',
+    });
+    assert.deepEqual(activityStatus({ state: 'idle', loaded: 3, quarantined: 1 }, true), {
+      fill: 'green',
+      shape: 'ring',
+      text: 'watching · 3 loaded · 1 quarantined',
+    });
     assert.equal(
       activityStatus({ state: 'idle', loaded: 0, quarantined: 0 }, false).text,
       'ready · 0 loaded',

@@ -95,6 +95,25 @@ describe('medallion-anomaly node (real PostgreSQL)', function () {
     assert.equal(n, 0, 'the rescored reading is no anomaly under the new threshold: deleted');
   });
 
+  it('takes its threshold from an environment variable when the field is env-typed', async () => {
+    process.env.MEDALLION_TEST_THRESHOLD = '4.5';
+    try {
+      await load({ threshold: 'MEDALLION_TEST_THRESHOLD', thresholdType: 'env' });
+      helper.getNode('an').receive({});
+      await waitFor(() => statuses('an').some((s) => s.text === '|score| > 4.5'), 5000, 'threshold 4.5');
+    } finally {
+      delete process.env.MEDALLION_TEST_THRESHOLD;
+    }
+    await helper.unload();
+    delete process.env.MEDALLION_TEST_UNSET;
+    await load({ threshold: 'MEDALLION_TEST_UNSET', thresholdType: 'env' });
+    await waitFor(() => statuses('an').some((s) => s.fill === 'red'), 5000, 'red status');
+    assert.equal(
+      statuses('an').find((s) => s.fill === 'red')!.text,
+      'threshold: the environment variable MEDALLION_TEST_UNSET is not set',
+    );
+  });
+
   it('sends a batch of a table without metrics and a bad threshold to catch', async () => {
     await load();
     let caught = nextMessage<Caught>('caught');

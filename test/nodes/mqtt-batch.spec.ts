@@ -73,6 +73,11 @@ describe('medallion-mqtt-batch node', () => {
       3000,
       'status',
     );
+    assert.equal(
+      statuses('b').at(-1)?.fill,
+      'green',
+      'flowing: green, the unreadable ones counted in the text',
+    );
   });
 
   it('says how many readings it held when the flow stops, and sends nothing after', async () => {

@@ -130,6 +130,46 @@ describe('medallion-mqtt-ingest node (real Mosquitto, real PostgreSQL)', functio
     assert.ok(!statuses('in').some((s) => s.fill === 'green'));
   });
 
+  it('reads the broker URL and the client id from environment variables: typed env, or ${VAR} text as before', async () => {
+    process.env.MEDALLION_TEST_MQTT_URL = SHARED_MQTT_URL;
+    process.env.MEDALLION_TEST_CLIENT_ID = clientId;
+    try {
+      for (const typed of [
+        {
+          url: 'MEDALLION_TEST_MQTT_URL',
+          urlType: 'env',
+          clientId: 'MEDALLION_TEST_CLIENT_ID',
+          clientIdType: 'env',
+        },
+        { url: '${MEDALLION_TEST_MQTT_URL}', clientId: '${MEDALLION_TEST_CLIENT_ID}' },
+      ]) {
+        await helper.load([pgConfigNode, pgWriteNode, mqttIngestNode], flow(typed));
+        await waitFor(
+          () => statuses('in').some((s) => s.fill === 'green'),
+          10_000,
+          `connected with ${typed.url}`,
+        );
+        await helper.unload();
+      }
+    } finally {
+      delete process.env.MEDALLION_TEST_MQTT_URL;
+      delete process.env.MEDALLION_TEST_CLIENT_ID;
+    }
+  });
+
+  it('names an unset environment variable of an env-typed client id', async () => {
+    delete process.env.MEDALLION_TEST_UNSET;
+    await helper.load(
+      [pgConfigNode, pgWriteNode, mqttIngestNode],
+      flow({ clientId: 'MEDALLION_TEST_UNSET', clientIdType: 'env' }),
+    );
+    await waitFor(() => statuses('in').some((s) => s.fill === 'red'), 5000, 'red status');
+    assert.equal(
+      statuses('in').find((s) => s.fill === 'red')!.text,
+      'client id: the environment variable MEDALLION_TEST_UNSET is not set',
+    );
+  });
+
   it('refuses a client id that is not fixed, on its status and as an error', async () => {
     await helper.load([pgConfigNode, pgWriteNode, mqttIngestNode], flow({ clientId: '${MQTT_CLIENT_ID}' }));
     await waitFor(() => statuses('in').some((s) => s.fill === 'red'), 5000, 'red status');

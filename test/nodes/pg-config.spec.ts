@@ -5,6 +5,7 @@ import type { PgConfigNode } from '../../nodes/pg-config/pg-config-node';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { helper, nextMessage, statuses, waitFor } from '../support/flow';
+import type { FlowNode } from '../support/landing-flow';
 
 interface RuntimeInternals {
   _redNodes: {
@@ -65,6 +66,29 @@ describe('medallion-pg-config node', () => {
     assert.equal(service.pool.options.application_name, 'plant-7');
     assert.deepEqual(service.pool.options.ssl, { rejectUnauthorized: false });
     assert.deepEqual(service.schemas, { medallion: 'ops', bronze: 'raw', silver: 'silver', gold: 'mart' });
+  });
+
+  it('connects to the URL an env-typed field names; an unset variable is an invalid configuration', async () => {
+    process.env.MEDALLION_TEST_DATABASE_URL = db.url;
+    try {
+      const typed = (url: string): FlowNode[] => [
+        { id: 'cfg', type: 'medallion-pg-config', connection: 'url', urlType: 'env', url },
+      ];
+      await helper.load([pgConfigNode], typed('MEDALLION_TEST_DATABASE_URL'));
+      const service = (helper.getNode('cfg') as PgConfigNode).service;
+      assert.ok(service);
+      await service.ready();
+      assert.equal(service.state.state, 'ready');
+      await helper.unload();
+
+      delete process.env.MEDALLION_TEST_UNSET;
+      await helper.load([pgConfigNode], typed('MEDALLION_TEST_UNSET'));
+      const cfg = helper.getNode('cfg') as PgConfigNode;
+      assert.equal(cfg.service, undefined);
+      assert.match(cfg.configError ?? '', /URL: the environment variable MEDALLION_TEST_UNSET is not set$/);
+    } finally {
+      delete process.env.MEDALLION_TEST_DATABASE_URL;
+    }
   });
 
   it('reports an invalid configuration on every node that uses it', async () => {

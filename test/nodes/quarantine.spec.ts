@@ -10,7 +10,7 @@ import quarantineNode from '../../nodes/quarantine/quarantine';
 import validateNode from '../../nodes/validate/validate';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
-import { helper, nextMessage } from '../support/flow';
+import { helper, nextMessage, statuses, waitFor } from '../support/flow';
 import { landingFlow, pgWrite } from '../support/landing-flow';
 import { poll } from '../support/processes';
 
@@ -178,6 +178,37 @@ describe('medallion-quarantine node (real PostgreSQL, real files)', function () 
     assert.equal(n, 3, 'nothing left to replay, nothing stored twice');
   });
 
+  it('writes to the folder an env-typed field names, and counts what it kept in green', async () => {
+    process.env.MEDALLION_TEST_QUARANTINE = join(work, 'from-env');
+    try {
+      const alone = [
+        {
+          id: 'q',
+          type: 'medallion-quarantine',
+          folder: 'MEDALLION_TEST_QUARANTINE',
+          folderType: 'env',
+          wires: [['kept'], []],
+        },
+        { id: 'kept', type: 'helper' },
+      ];
+      await helper.load([quarantineNode], alone);
+      const kept = nextMessage<NodeMessage & { quarantine: { csv: string } }>('kept');
+      helper.getNode('q').receive({
+        payload: [{ line_no: 2, record: { temp: '99' }, errors: [], rule_version: 'v' }],
+        source: { name: 'env.csv', batch: 0 },
+      } as NodeMessage);
+      assert.equal((await kept).quarantine.csv, join(work, 'from-env', 'env.0.rejected.csv'));
+      assert.deepEqual(readdirSync(join(work, 'from-env')).sort(), [
+        'env.0.errors.json',
+        'env.0.rejected.csv',
+      ]);
+      await waitFor(() => statuses('q').some((st) => st.text === '1 kept'), 3000, 'status');
+      assert.deepEqual(statuses('q').at(-1), { fill: 'green', shape: 'dot', text: '1 kept' });
+    } finally {
+      delete process.env.MEDALLION_TEST_QUARANTINE;
+    }
+  });
+
   it('names an unset environment variable in its folder, through a catch node', async () => {
     const alone = [
       { id: 'q', type: 'medallion-quarantine', folder: '${MEDALLION_NO_SUCH_FOLDER}', wires: [[], []] },
@@ -190,5 +221,6 @@ describe('medallion-quarantine node (real PostgreSQL, real files)', function () 
       .getNode('q')
       .receive({ payload: [{ line_no: 1, record: {}, errors: [], rule_version: 'v' }] } as NodeMessage);
     assert.match((await caught).error.message, /MEDALLION_NO_SUCH_FOLDER, which is not set/);
+    assert.equal(statuses('q')[0].fill, 'red', 'red from the start');
   });
 });

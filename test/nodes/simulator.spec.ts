@@ -141,6 +141,34 @@ describe('medallion-simulator node', () => {
     for (const f of faulty) assert.match(lines[f.line - 1], /^,|,,/, `line ${f.line} has an empty key field`);
   });
 
+  it('writes its files into the folder an env-typed field names', async () => {
+    process.env.MEDALLION_TEST_SIM_FOLDER = dir;
+    try {
+      await load({ mode: 'files', folder: 'MEDALLION_TEST_SIM_FOLDER', folderType: 'env' });
+      const got = nextMessage<Written>('out');
+      helper.getNode('s').receive({ payload: 5 });
+      const { payload: file } = await got;
+      assert.equal(file.path, join(dir, file.name));
+      assert.deepEqual(readdirSync(dir), [file.name]);
+    } finally {
+      delete process.env.MEDALLION_TEST_SIM_FOLDER;
+    }
+  });
+
+  it('names the unset environment variable of an env-typed folder on its status', async () => {
+    delete process.env.MEDALLION_TEST_UNSET;
+    await load({ mode: 'files', folder: 'MEDALLION_TEST_UNSET', folderType: 'env' });
+    await waitFor(() => statuses('s').some((st) => st.fill === 'red'), 2000, 'red status');
+    assert.deepEqual(
+      statuses('s').find((st) => st.fill === 'red'),
+      {
+        fill: 'red',
+        shape: 'ring',
+        text: 'folder: the environment variable MEDALLION_TEST_UNSET is not set',
+      },
+    );
+  });
+
   it('reports settings it cannot use on its status, and as a Catch-able error per message', async () => {
     await load({ locations: '', rate: 0 });
     await waitFor(() => statuses('s').some((st) => st.fill === 'red'), 2000, 'red status');

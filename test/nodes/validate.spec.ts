@@ -21,6 +21,52 @@ type Caught = NodeMessage & { error: { message: string } };
 /** The run is complete once every batch is in silver and in quarantine (the bundled flow's setting). */
 const RUN_LAYERS = { completeLayers: 'silver, quarantine' };
 
+/** AirQualityUCI as a custom rule set: decimal commas, Date + Time joined, -200 as missing. */
+const AIR_QUALITY = {
+  name: 'air-quality-uci',
+  version: 'air-quality-uci/1',
+  // the station's clock: UTC here, so no hour is ambiguous (Europe/Rome repeats one each October)
+  timezone: 'UTC',
+  key: ['ts', 'location_id'],
+  fields: [
+    { field: 'ts', join: ['Date', 'Time'], type: 'timestamp', formats: ['dd/mm/yyyy HH.MM.SS'] },
+    { field: 'location_id', constant: 'AirQualityUCI', type: 'string' },
+    {
+      field: 'co_mg_m3',
+      from: 'CO(GT)',
+      type: 'number',
+      decimalComma: true,
+      missing: ['-200'],
+      min: 0,
+      max: 50,
+      metric: true,
+      unit: 'mg/m³',
+    },
+    {
+      field: 'temperature_celsius',
+      from: 'T',
+      type: 'number',
+      decimalComma: true,
+      missing: ['-200'],
+      min: -50,
+      max: 60,
+      metric: true,
+      unit: '°C',
+    },
+    {
+      field: 'humidity_percent',
+      from: 'RH',
+      type: 'number',
+      decimalComma: true,
+      missing: ['-200'],
+      min: 0,
+      max: 100,
+      metric: true,
+      unit: '%',
+    },
+  ],
+};
+
 describe('medallion-validate node (real PostgreSQL, the real datasets)', function () {
   this.timeout(60_000);
   let db: TestDatabase;
@@ -300,51 +346,7 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
   });
 
   it('lands AirQualityUCI in silver.readings through a custom rule set: decimal commas, Date + Time, -200 as missing', async () => {
-    const rules = {
-      name: 'air-quality-uci',
-      version: 'air-quality-uci/1',
-      // the station's clock: UTC here, so no hour is ambiguous (Europe/Rome repeats one each October)
-      timezone: 'UTC',
-      key: ['ts', 'location_id'],
-      fields: [
-        { field: 'ts', join: ['Date', 'Time'], type: 'timestamp', formats: ['dd/mm/yyyy HH.MM.SS'] },
-        { field: 'location_id', constant: 'AirQualityUCI', type: 'string' },
-        {
-          field: 'co_mg_m3',
-          from: 'CO(GT)',
-          type: 'number',
-          decimalComma: true,
-          missing: ['-200'],
-          min: 0,
-          max: 50,
-          metric: true,
-          unit: 'mg/m³',
-        },
-        {
-          field: 'temperature_celsius',
-          from: 'T',
-          type: 'number',
-          decimalComma: true,
-          missing: ['-200'],
-          min: -50,
-          max: 60,
-          metric: true,
-          unit: '°C',
-        },
-        {
-          field: 'humidity_percent',
-          from: 'RH',
-          type: 'number',
-          decimalComma: true,
-          missing: ['-200'],
-          min: 0,
-          max: 100,
-          metric: true,
-          unit: '%',
-        },
-      ],
-    };
-    await load({ profile: 'custom', rules: JSON.stringify(rules) }, 'silver.readings', RUN_LAYERS);
+    await load({ profile: 'custom', rules: JSON.stringify(AIR_QUALITY) }, 'silver.readings', RUN_LAYERS);
     const done = nextMessage<Outcome>('files', 50_000);
     copyFileSync(join(DATASETS, 'AirQualityUCI.csv'), join(landing, 'air.csv'));
     const { payload: file } = await done;
@@ -511,5 +513,66 @@ describe('medallion-validate node (real PostgreSQL, the real datasets)', functio
     const caught = nextMessage<Caught>('caught');
     helper.getNode('v').receive({ payload: [{ id: 'x' }], profile: 'nope' } as NodeMessage);
     assert.match((await caught).error.message, /unknown profile "nope"/);
+  });
+});
+
+describe('medallion-validate rule editor endpoints', () => {
+  afterEach(() => helper.unload());
+
+  const flow = [{ id: 'v', type: 'medallion-validate', profile: 'iot-temp', rules: '' }];
+  const load = () => helper.load(validateNode, flow);
+
+  it('gives the editor the built-in profiles with their defaults, the field types, conversions and tables', async () => {
+    await load();
+    const { body } = await helper.request().get('/medallion-validate/profiles').expect(200);
+    assert.deepEqual(Object.keys(body.profiles), ['iot-temp', 'iot-environment']);
+    const env = body.profiles['iot-environment'];
+    assert.equal(env.version, 'iot-environment/1');
+    assert.equal(env.timezone, 'UTC', 'the default filled in');
+    assert.deepEqual(env.key, ['location_id', 'ts']);
+    assert.deepEqual(env.fields[2], {
+      field: 'temperature_celsius',
+      type: 'number',
+      required: false,
+      min: -50,
+      max: 60,
+      metric: true,
+      unit: '°C',
+    });
+    assert.deepEqual(body.profiles['iot-temp'].fields[2].formats, ['dd-mm-yyyy HH:MM']);
+    assert.deepEqual(body.types, ['number', 'integer', 'string', 'timestamp', 'boolean']);
+    assert.deepEqual(body.conversions, ['F->C', 'K->C', 'C->F', 'C->K']);
+    assert.deepEqual(body.tables, ['temperature_readings', 'environment_readings', 'readings']);
+  });
+
+  it('checks a rule set as the runtime does and says exactly what is wrong', async () => {
+    await load();
+    const check = async (ruleSet: object) =>
+      (await helper.request().post('/medallion-validate/check').send(ruleSet).expect(200)).body;
+
+    assert.deepEqual(await check(AIR_QUALITY), { ok: true });
+    const [ts, location, co] = AIR_QUALITY.fields;
+    assert.deepEqual(await check({ ...AIR_QUALITY, fields: [ts, location, { ...co, min: 60 }] }), {
+      ok: false,
+      error: 'invalid rule set at fields.2: min is greater than max',
+    });
+    assert.deepEqual(await check({ ...AIR_QUALITY, key: ['ts', 'station'] }), {
+      ok: false,
+      error: 'invalid rule set: key field "station" is not one of the fields',
+    });
+    assert.deepEqual(await check({ ...AIR_QUALITY, timezone: 'Mars/Olympus' }), {
+      ok: false,
+      error: 'field "ts": unknown time zone "Mars/Olympus" (use an IANA name such as Europe/Rome, or UTC)',
+    });
+    assert.deepEqual(
+      await check({ ...AIR_QUALITY, fields: [{ ...ts, formats: ['yyyy-qq-dd'] }, location, co] }),
+      {
+        ok: false,
+        error: 'field "ts": date format "yyyy-qq-dd": unknown letter "q" (use yyyy yy mm dd HH MM SS)',
+      },
+    );
+    const empty = await check({});
+    assert.equal(empty.ok, false);
+    assert.match(empty.error, /^invalid rule set at name: /);
   });
 });

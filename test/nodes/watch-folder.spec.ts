@@ -24,7 +24,7 @@ import pgConfigNode from '../../nodes/pg-config/pg-config';
 import pgWriteNode from '../../nodes/pg-write/pg-write';
 import watchFolderNode from '../../nodes/watch-folder/watch-folder';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
-import { helper, nextMessage } from '../support/flow';
+import { helper, nextMessage, statuses, waitFor } from '../support/flow';
 import { landingFlow } from '../support/landing-flow';
 import { poll } from '../support/processes';
 
@@ -357,6 +357,40 @@ describe('medallion-watch-folder node (real PostgreSQL, real files)', function (
       }
     });
   }
+
+  for (const [how, watch] of [
+    ['an env-typed folder names the variable', { folder: 'MEDALLION_TEST_LANDING', folderType: 'env' }],
+    [
+      'a text folder (no type: a flow from before) substitutes ${VAR}',
+      { folder: '${MEDALLION_TEST_LANDING}' },
+    ],
+  ] as const) {
+    it(`watches the folder an environment variable gives: ${how}`, async () => {
+      process.env.MEDALLION_TEST_LANDING = landing;
+      try {
+        copyFileSync(
+          join(DATASETS, 'university_mental_health_iot_dataset.csv'),
+          join(landing, 'from-env.csv'),
+        );
+        await load(watch);
+        const { payload } = await nextMessage<Outcome>('files', 30_000);
+        assert.equal(payload.file, 'from-env.csv');
+        assert.equal(payload.rowsInserted, 1000);
+      } finally {
+        delete process.env.MEDALLION_TEST_LANDING;
+      }
+    });
+  }
+
+  it('refuses an env-typed folder whose variable is not set, saying which', async () => {
+    delete process.env.MEDALLION_TEST_UNSET;
+    await load({ folder: 'MEDALLION_TEST_UNSET', folderType: 'env' });
+    await waitFor(() => statuses('wf').some((s) => s.fill === 'red'), 5000, 'red status');
+    assert.equal(
+      statuses('wf').find((s) => s.fill === 'red')!.text,
+      'folder: the environment variable MEDALLION_TEST_UNSET is not set',
+    );
+  });
 
   it('loads a path given as msg.payload in place, and answers on the second output', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'medallion-input-'));
