@@ -1,6 +1,7 @@
 /**
- * The flow `medallion ingest` runs: the file branch of the bundled flow — its
- * "Landing (files)", "Silver" and "Gold" groups and their database — unchanged but for what
+ * The flow `medallion ingest` runs: the file branch of the bundled flow — what its
+ * "Landing (files)" group wires to through the "Bronze", "Silver" and "Gold" groups, the
+ * groups' comments, and their database — unchanged but for what
  * the command line sets (watching a folder or only loading a path, the rules, the
  * batch size). Folders and the database stay `${…}` references, filled from the
  * environment the CLI gives Node-RED. Pure: flow JSON in, flow JSON out.
@@ -14,7 +15,7 @@ export type FlowNode = { id: string; type: string; z?: string; g?: string; wires
 >;
 
 /** The groups of the bundled flow that make up its file branch. */
-export const FILE_BRANCH_GROUPS = ['Landing (files)', 'Silver', 'Gold'];
+export const FILE_BRANCH_GROUPS = ['Landing (files)', 'Bronze', 'Silver', 'Gold'];
 
 export interface HeadlessOptions {
   /** Watch a folder (a directory input) or only load the paths it is given (a file input). */
@@ -44,7 +45,16 @@ export function headlessFlow(bundled: readonly FlowNode[], o: HeadlessOptions): 
     throw new FlowShapeError(`the flow has no groups named ${FILE_BRANCH_GROUPS.join(' and ')}`);
   }
   const inBranch = new Set(groups.map((g) => g.id));
-  const members = bundled.filter((n) => n.g !== undefined && inBranch.has(n.g));
+  const inGroups = new Map(
+    bundled.filter((n) => n.g !== undefined && inBranch.has(n.g)).map((n) => [n.id, n]),
+  );
+  // the groups hold other inputs' nodes too (the MQTT branch's bronze pg-write): keep what the files reach
+  const landing = groups.find((g) => g.name === FILE_BRANCH_GROUPS[0])!.id;
+  const reached = new Set([...inGroups.values()].filter((n) => n.g === landing).map((n) => n.id));
+  for (const id of reached) {
+    for (const next of inGroups.get(id)?.wires?.flat() ?? []) if (inGroups.has(next)) reached.add(next);
+  }
+  const members = [...inGroups.values()].filter((n) => reached.has(n.id) || n.type === 'comment');
   const configIds = new Set(
     members.map((n) => n.pgConfig).filter((id): id is string => typeof id === 'string'),
   );

@@ -109,7 +109,12 @@ describe('the bundled flow (flows/medallion.json) with the real datasets', funct
     );
     assert.deepEqual(
       seen,
-      { 'Landing (files): refused': [], 'Silver: not stored': [], 'Gold: not stored': [] },
+      {
+        'Bronze: refused (files)': [],
+        'Bronze: refused (MQTT)': [],
+        'Silver: not stored': [],
+        'Gold: not stored': [],
+      },
       'the database refused no row',
     );
 

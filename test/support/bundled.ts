@@ -145,7 +145,8 @@ export async function loadBundled(url: string, work: string, options: BundledOpt
   );
   const seen: Record<string, NodeMessage[]> = {};
   for (const [group, name] of [
-    ['Landing (files)', 'refused'],
+    ['Bronze', 'refused (files)'],
+    ['Bronze', 'refused (MQTT)'],
     ['Silver', 'not stored'],
     ['Gold', 'not stored'],
   ]) {
