@@ -19,5 +19,17 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: ['node-red'], patterns: ['@node-red/*'] }],
     },
   },
+  {
+    // browser scripts the editor loads beside the nodes' .html (plain scripts, not modules)
+    files: ['resources/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', RED: 'readonly', $: 'readonly' },
+    },
+    rules: {
+      // validators declare (v, opt): only then does Node-RED take a returned text as the error
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^opt$' }],
+    },
+  },
   prettier,
 );

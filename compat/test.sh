@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run test:compat: the node-level and integration tests on Node.js 22 and Node-RED 5,
+# npm run test:compat: the node-level, integration and browser tests on Node.js 22 and Node-RED 5,
 # both installed from compat/package-lock.json (exact versions) into a cache folder outside
 # the repository's dependency tree, reinstalled only when the lockfile changes.
 set -euo pipefail

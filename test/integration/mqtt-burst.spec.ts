@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { NodeMessage } from 'node-red';
@@ -16,8 +16,8 @@ import { BUNDLED, groupMembers, loadBundled, memberOf } from '../support/bundled
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, statuses, waitFor } from '../support/flow';
 import { mqttToSilver, privateMosquitto, type PrivateMosquitto } from '../support/mqtt';
-import { redJs } from '../support/node-red';
-import { freePort, poll, spawnCollecting, type Spawned } from '../support/processes';
+import { startNodeRed } from '../support/node-red';
+import { poll, spawnCollecting, type Spawned } from '../support/processes';
 
 const repo = resolve(__dirname, '..', '..');
 const PUBLISHER = join(repo, 'test', 'support', 'burst-publisher.ts');
@@ -26,7 +26,7 @@ const BURST = Number(process.env.TEST_MQTT_BURST ?? 100_000);
 const RECOMMENDED = ['max_queued_messages 1000000', 'persistent_client_expiration 7d'];
 
 const INGEST = memberOf('Sensors (MQTT)', 'medallion-mqtt-ingest');
-const BRONZE = memberOf('Sensors (MQTT)', 'medallion-pg-write');
+const BRONZE = BUNDLED.find((n) => n.id === INGEST)!.wires![0][0];
 
 /** Publishes the burst from its own process, as a gateway does (the test's process runs Node-RED). */
 async function publish(url: string, prefix: string): Promise<void> {
@@ -202,8 +202,7 @@ describe('MQTT bursts into silver (private Mosquitto, real PostgreSQL)', functio
     broker = await privateMosquitto(RECOMMENDED);
     const prefix = `k${randomBytes(3).toString('hex')}`;
     const userDir = join(work, 'node-red');
-    mkdirSync(join(userDir, 'node_modules'), { recursive: true });
-    symlinkSync(repo, join(userDir, 'node_modules', 'node-red-iot-medallion'), 'dir');
+    mkdirSync(userDir, { recursive: true });
     writeFileSync(
       join(userDir, 'flows.json'),
       JSON.stringify([
@@ -218,18 +217,7 @@ describe('MQTT bursts into silver (private Mosquitto, real PostgreSQL)', functio
         }),
       ]),
     );
-    const start = async (): Promise<Spawned> => {
-      const port = await freePort(0);
-      const spawned = spawnCollecting(
-        process.execPath,
-        [redJs(), '--userDir', userDir, '--settings', join(repo, 'dist', 'bin', 'settings.js')],
-        {
-          env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', NODE_RED_CREDENTIAL_SECRET: 'test' },
-        },
-      );
-      await spawned.waitFor(/Started flows/, 60_000);
-      return spawned;
-    };
+    const start = async (): Promise<Spawned> => (await startNodeRed({ userDir })).process;
     let nodeRed = await start();
     try {
       const published = publish(broker.url, prefix);

@@ -5,25 +5,14 @@
  * once, the file in `processed/` and its run complete.
  */
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { writeIotTempCsv } from '../../lib/generators/iot-temp-csv';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { landingFlow, pgWrite } from '../support/landing-flow';
-import { redJs } from '../support/node-red';
-import { freePort, poll, spawnCollecting, type Spawned } from '../support/processes';
-
-const repo = resolve(__dirname, '..', '..');
+import { startNodeRed } from '../support/node-red';
+import { poll, type Spawned } from '../support/processes';
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -43,9 +32,8 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     work = mkdtempSync(join(tmpdir(), 'medallion-runtime-'));
     landing = join(work, 'landing');
     userDir = join(work, 'node-red');
-    mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+    mkdirSync(userDir, { recursive: true });
     mkdirSync(landing, { recursive: true });
-    symlinkSync(repo, join(userDir, 'node_modules', 'node-red-iot-medallion'), 'dir');
     writeFileSync(
       join(userDir, 'flows.json'),
       JSON.stringify([
@@ -65,16 +53,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     await db.drop();
   });
 
-  async function startNodeRed(): Promise<Spawned> {
-    const port = await freePort(0);
-    const spawned = spawnCollecting(
-      process.execPath,
-      [redJs(), '--userDir', userDir, '--settings', join(repo, 'dist', 'bin', 'settings.js')],
-      { env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', NODE_RED_CREDENTIAL_SECRET: 'test' } },
-    );
-    await spawned.waitFor(/Started flows/, 60_000);
-    return spawned;
-  }
+  const start = async (): Promise<Spawned> => (await startNodeRed({ userDir })).process;
 
   /**
    * Writes a generated IoT-temp file of `rows` rows, starts Node-RED, drops the file into
@@ -82,7 +61,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
    */
   async function dropThenKill(name: string, rows: number, reached: () => Promise<boolean>, what: string) {
     await writeIotTempCsv(join(work, name), rows);
-    nodeRed = await startNodeRed();
+    nodeRed = await start();
     renameSync(join(work, name), join(landing, name));
     await poll(async () => (await reached()) || undefined, 120_000, what, 50);
     nodeRed.child.kill('SIGKILL');
@@ -96,7 +75,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     const rows = 3_000_000;
     const size = await writeIotTempCsv(join(work, 'big.csv'), rows);
     assert.ok(size > 200 * 1024 * 1024, `${size} bytes`);
-    nodeRed = await startNodeRed();
+    nodeRed = await start();
     const pid = nodeRed.child.pid!;
     const idle = rssMb(pid);
     const samples: Array<{ rows: number; rss: number }> = [];
@@ -139,7 +118,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     assert.ok(before < rows, `the kill came too late: ${before} of ${rows} rows were in`);
     assert.ok(existsSync(join(landing, 'processing', 'crash.csv')), 'the file waits in processing/');
 
-    nodeRed = await startNodeRed();
+    nodeRed = await start();
     await poll(
       async () => existsSync(join(landing, 'processed', 'crash.csv')) || undefined,
       180_000,
@@ -247,7 +226,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     assert.ok(inSilver <= inBronze, 'silver never runs ahead of bronze');
     assert.ok(existsSync(join(landing, 'processing', 'crash.csv')), 'the file waits in processing/');
 
-    nodeRed = await startNodeRed();
+    nodeRed = await start();
     await poll(
       async () => existsSync(join(landing, 'processed', 'crash.csv')) || undefined,
       180_000,
@@ -273,7 +252,7 @@ describe('watch-folder in a Node-RED process (real PostgreSQL, real files)', fun
     assert.deepEqual(before, { status: 'running' });
 
     writeSilverFlow(false);
-    nodeRed = await startNodeRed();
+    nodeRed = await start();
     await runComplete(120_000);
     await assertReconciled(rows);
     const events = await query<{ event: string }>(
