@@ -15,7 +15,7 @@ export interface Migration {
 }
 
 /** Quoted schema names, ready to interpolate. */
-type Quoted = Record<keyof SchemaNames, string>;
+export type Quoted = Record<keyof SchemaNames, string>;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -270,9 +270,22 @@ export const MIGRATIONS: readonly Migration[] = [
         JOIN ${silver}.temperature_readings t ON t.id = r.id;
     `,
   },
+  {
+    version: 6,
+    name: "the operator page's reports: newest rows and today's progress found by index, not by scanning",
+    sql: ({ medallion, bronze, silver, gold }) => `
+      CREATE INDEX batches_committed_idx ON ${medallion}.batches (committed_at);
+      CREATE INDEX records_mqtt_idx ON ${bronze}.records (id) WHERE source_kind = 'mqtt';
+      CREATE INDEX temperature_readings_validated_idx ON ${silver}.temperature_readings (validated_at);
+      CREATE INDEX environment_readings_validated_idx ON ${silver}.environment_readings (validated_at);
+      CREATE INDEX readings_validated_idx ON ${silver}.readings (validated_at);
+      CREATE INDEX quarantine_at_idx ON ${silver}.quarantine (quarantined_at);
+      CREATE INDEX anomalies_ts_idx ON ${gold}.anomalies (ts);
+    `,
+  },
 ];
 
-function quoteAll(s: SchemaNames): Quoted {
+export function quoteAll(s: SchemaNames): Quoted {
   return {
     medallion: quoteIdent(s.medallion),
     bronze: quoteIdent(s.bronze),
