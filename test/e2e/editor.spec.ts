@@ -36,6 +36,7 @@ const FORM_CASES: Record<string, { field: string; bad?: string; good: string }> 
   'mqtt-batch': { field: 'size', bad: '0', good: '500' },
   simulator: { field: 'rate', bad: '-3', good: '12' },
   'mqtt-ingest': { field: 'receiveMaximum', bad: '70000', good: '1000' },
+  report: { field: 'limit', bad: '0', good: '200' },
 };
 
 /** The first paragraph of a node's help file, as text. */

@@ -271,6 +271,38 @@ describe('examples (Import ▸ Examples ▸ node-red-iot-medallion)', function (
         await r.rowsWhen(anomalies, (a) => a.length === 0, 'the spike cleared under threshold 10');
       },
     },
+    report: {
+      title: "reads a metric's windows for a chart, and as CSV",
+      async run(r) {
+        await r.press('six readings of two rooms');
+        await r.rowsWhen(
+          'SELECT 1 FROM gold.metric_windows',
+          (w) => w.length === 3,
+          'three temperature windows in gold',
+        );
+        await r.press('temperature per hour');
+        const [series] = await r.waitForDebug('report rows', 1);
+        const points = [...series.matchAll(/location: '(\d+)',\s+x: '([^']+)',\s+y: ([\d.]+)/g)].map((m) => [
+          m[1],
+          m[2],
+          Math.round(Number(m[3]) * 100) / 100,
+        ]);
+        assert.deepEqual(points, [
+          ['101', '2026-01-15T08:00:00.000Z', 21.57],
+          ['102', '2026-01-15T08:00:00.000Z', 19.8],
+          ['101', '2026-01-15T09:00:00.000Z', 22.4],
+        ]);
+        await r.press('windows as CSV');
+        const [csv] = await r.waitForDebug('csv', 1);
+        assert.match(csv, /^location,x,y,min,max,stddev,count\r\n101,2026-01-15T08:00:00.000Z,21.5/);
+        assert.match(
+          csv,
+          /\r\n101,2026-01-15T09:00:00.000Z,22.4,22.4,22.4,,1\r\n/,
+          'an empty cell for no stddev',
+        );
+        assert.equal(r.debug('report rows').length, 1);
+      },
+    },
     'mqtt-batch': {
       title: 'stores readings published to sensors/<device>/readings once, bad ones in quarantine',
       run: (r) => mqttReadingsLandOnce(r, /fill: 'green',[^]*text: 'node-red:common\.status\.connected'/),
