@@ -64,16 +64,6 @@ function windowSeconds(p: ReportParams): number {
   return parseWindowSizes(p.window ?? '1h')[0].ms / 1000;
 }
 
-function needs<K extends keyof ReportParams>(
-  p: ReportParams,
-  key: K,
-  report: string,
-): NonNullable<ReportParams[K]> {
-  const v = p[key];
-  if (v === undefined) throw new ReportError(`report "${report}" needs params.${key}`);
-  return v as NonNullable<ReportParams[K]>;
-}
-
 /** "k=v, k=v" for a table cell and a CSV column. */
 function valuesText(values: unknown): string {
   if (!values || typeof values !== 'object') return '';
@@ -243,25 +233,25 @@ export const REPORTS = {
     }),
   },
   'metric-series': {
-    title: `one metric's windows per location up to its newest (chart: x, y = avg, location; ${SERIES_WINDOWS} windows unless hours is given)`,
+    title: `a metric's windows per location up to its newest (chart: x, y = avg, location; the first metric unless one is given, ${SERIES_WINDOWS} windows unless hours is given)`,
     limit: MAX_LIMIT,
     build: (p, q) => {
-      const metric = needs(p, 'metric', 'metric-series');
       const size = windowSeconds(p);
       const hours = p.hours ?? (size * SERIES_WINDOWS) / 3600;
       return {
         text: `
-          WITH newest AS (
-            SELECT max(window_start) AS t FROM ${q.gold}.metric_windows
-            WHERE metric = $1 AND window_end - window_start = $2 * interval '1 second'
+          WITH m AS (SELECT coalesce($1::text, (SELECT min(metric) FROM ${q.gold}.metric_windows)) AS metric),
+          newest AS (
+            SELECT max(window_start) AS t FROM ${q.gold}.metric_windows, m
+            WHERE metric_windows.metric = m.metric AND window_end - window_start = $2 * interval '1 second'
           )
-          SELECT location_id AS location, window_start AS x, avg AS y, min, max, stddev, count
-          FROM ${q.gold}.metric_windows, newest
-          WHERE metric = $1 AND window_end - window_start = $2 * interval '1 second'
+          SELECT location_id AS location, window_start AS x, avg AS y, min, max, stddev, count, w.metric
+          FROM ${q.gold}.metric_windows w, m, newest
+          WHERE w.metric = m.metric AND window_end - window_start = $2 * interval '1 second'
             AND window_start > newest.t - $3 * interval '1 hour'
             AND ($4::text IS NULL OR location_id = $4)
           ORDER BY window_start DESC, location_id DESC LIMIT $5`,
-        values: [metric, size, hours, p.location ?? null, p.limit],
+        values: [p.metric ?? null, size, hours, p.location ?? null, p.limit],
       };
     },
     shape: (rows) => rows.reverse(),

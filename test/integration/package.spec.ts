@@ -187,6 +187,7 @@ describe('packed tarball in a clean Node-RED userDir', function () {
       'medallion-pg-config',
       'medallion-pg-write',
       'medallion-quarantine',
+      'medallion-report',
       'medallion-simulator',
       'medallion-validate',
       'medallion-watch-folder',

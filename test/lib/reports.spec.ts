@@ -37,7 +37,13 @@ describe('reports: parameters, statements and CSV', () => {
     const series = reportStatement('metric-series', { metric: hostile }, DEFAULT_SCHEMAS);
     assert.deepEqual(series.values, [hostile, 3600, 48, null, 1000]);
     assert.deepEqual(reportStatement('runs', {}, DEFAULT_SCHEMAS).values, [24, 50]);
-    assert.throws(() => reportStatement('metric-series', {}, DEFAULT_SCHEMAS), /needs params.metric/);
+    assert.deepEqual(reportStatement('metric-series', { window: '1d' }, DEFAULT_SCHEMAS).values, [
+      null,
+      86400,
+      48 * 24,
+      null,
+      1000,
+    ]);
   });
 
   it('quotes the schema names of a pg-config', () => {

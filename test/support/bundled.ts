@@ -35,6 +35,15 @@ export const BUNDLED: FlowNode[] = JSON.parse(
   readFileSync(resolve(__dirname, '..', '..', 'flows', 'medallion.json'), 'utf8'),
 );
 
+/**
+ * The bundled flow without its Dashboard group and Dashboard 2.0's config nodes: the pipeline
+ * as the test helper runs it (it has no Dashboard 2.0; test/e2e/dashboard.spec.ts runs that).
+ */
+export const PIPELINE: FlowNode[] = (() => {
+  const dashboard = BUNDLED.find((n) => n.type === 'group' && n.name === 'Dashboard')!.id;
+  return BUNDLED.filter((n) => n.id !== dashboard && n.g !== dashboard && !n.type.startsWith('ui-'));
+})();
+
 /** The ids of the bundled flow's nodes in the group labelled `group`. */
 export function groupMembers(group: string): string[] {
   const g = BUNDLED.find((n) => n.type === 'group' && n.name === group)!;
@@ -133,7 +142,7 @@ export async function loadBundled(url: string, work: string, options: BundledOpt
       mqttIngestNode,
       simulatorNode,
     ],
-    BUNDLED.map((n) => {
+    PIPELINE.map((n) => {
       if (n.type === 'debug') return { id: n.id, z: n.z, g: n.g, type: 'helper', name: n.name };
       if (disabled.has(n.id)) return { ...n, d: true };
       const changed = { ...n, ...overrides[n.id] };
