@@ -12,20 +12,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { get } from 'node:http';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { redactUrl } from '../lib/pg/connection';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
-import { linkPack, packageRoot as repoRoot } from './user-dir';
+import { linkFlowModules, linkPack, packageRoot as repoRoot } from './user-dir';
 const STOP_TIMEOUT_MS = 30_000;
 
 function say(line: string): void {
   console.log(`[medallion] ${line}`);
 }
 
-/** Links this repository into `<userDir>/node_modules` and seeds flows.json from flows/medallion.json. */
+/**
+ * Links this repository (and the modules its flow uses, where Node-RED would not find them) into
+ * `<userDir>/node_modules` and seeds flows.json from flows/medallion.json.
+ */
 function prepareUserDir(userDir: string): void {
   linkPack(userDir);
+  linkFlowModules(userDir, dirname(nodeRedScript()));
   const flows = join(userDir, 'flows.json');
   if (!existsSync(flows)) {
     copyFileSync(join(repoRoot, 'flows', 'medallion.json'), flows);

@@ -112,6 +112,10 @@ describe('npm start launcher', function () {
     }>;
     assert.ok(flows.some((n) => n.type === 'medallion-pg-write'));
     assert.ok(flows.some((n) => n.type === 'medallion-pg-config'));
+    // the operator page: Dashboard 2.0 is loaded, whichever Node-RED runs (it is linked for another one)
+    const dashboard = await httpGet(`http://127.0.0.1:${port}/dashboard/`);
+    assert.equal(dashboard.status, 200);
+    assert.doesNotMatch(out + s.output(), /missing types|Missing node modules/i);
 
     assert.match(out, /\[medallion\] MQTT: embedded broker \(aedes\) on mqtt:\/\/127\.0\.0\.1:\d+/);
 

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { linkFlowModules } from '../../bin/user-dir';
 import { freePort, spawnCollecting, type Spawned } from './processes';
 
 export function nodeRedDir(): string {
@@ -39,6 +40,7 @@ export async function startNodeRed(
   mkdirSync(join(userDir, 'node_modules'), { recursive: true });
   const link = join(userDir, 'node_modules', 'node-red-iot-medallion');
   if (!existsSync(link)) symlinkSync(repo, link, 'dir');
+  linkFlowModules(userDir, nodeRedDir(), repo);
   if (opts.flows) writeFileSync(join(userDir, 'flows.json'), JSON.stringify(opts.flows));
   const port = await freePort(0);
   const proc = spawnCollecting(
