@@ -1,7 +1,7 @@
 /**
- * The editor in a real browser: Node-RED with this pack (startNodeRed) and Debian's
- * Chromium driven by playwright-core (never a downloaded browser). Console errors and
- * page errors are collected; screenshots go to test-artifacts/ (gitignored).
+ * The editor and the dashboard in a real browser: Node-RED with this pack (startNodeRed)
+ * and Debian's Chromium driven by playwright-core (never a downloaded browser). Console
+ * errors and page errors are collected; screenshots go to test-artifacts/ (gitignored).
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,19 +15,31 @@ export interface Editor {
   base: string;
   page: Page;
   nodeRed: RunningNodeRed;
-  /** Console errors and uncaught page errors since the editor opened. */
+  /** Console errors and uncaught page errors since the page opened. */
   errors: string[];
   /**
    * Saves test-artifacts/<name>.png (node-red-<version>-<name>.png on the compatibility leg), the
-   * page or the `clip` rectangle of it; returns its path.
+   * page (`fullPage`: all of it) or the `clip` rectangle of it; returns its path.
    */
-  screenshot(name: string, clip?: { x: number; y: number; width: number; height: number }): Promise<string>;
+  screenshot(
+    name: string,
+    clip?: { x: number; y: number; width: number; height: number },
+    fullPage?: boolean,
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
-/** Node-RED (child process, fresh userDir, the built pack, `flows`) + Chromium on its editor. */
-export async function openEditor(
-  opts: { flows?: object[]; env?: Record<string, string>; cwd?: string } = {},
+type Options = { flows?: object[]; env?: Record<string, string>; cwd?: string };
+
+/**
+ * Node-RED (child process, fresh userDir, the built pack, `flows`) + Chromium on `path` of it,
+ * resolved once `ready` has run on the page.
+ */
+async function openPage(
+  opts: Options,
+  path: string,
+  viewport: { width: number; height: number },
+  ready: (page: Page) => Promise<void>,
 ): Promise<Editor> {
   const nodeRed = await startNodeRed(opts);
   let browser: Browser | undefined;
@@ -36,7 +48,7 @@ export async function openEditor(
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
-    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const page = await browser.newPage({ viewport, acceptDownloads: true });
     const errors: string[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
@@ -47,26 +59,21 @@ export async function openEditor(
     await page.route('https://catalogue.nodered.org/**', (route) =>
       route.fulfill({ json: { name: 'offline', updated_at: new Date().toISOString(), modules: [] } }),
     );
-    await page.goto(nodeRed.base + '/');
-    await page.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
-    await page.waitForFunction(() => {
-      const red = (window as unknown as { RED?: { nodes?: { getType?: (t: string) => unknown } } }).RED;
-      return !!red?.nodes?.getType?.('medallion-validate');
-    });
-    await page.waitForSelector('#red-ui-workspace-chart svg', { timeout: 30_000 });
+    await page.goto(nodeRed.base + path);
+    await ready(page);
     const b = browser;
     return {
       base: nodeRed.base,
       page,
       nodeRed,
       errors,
-      async screenshot(name, clip) {
+      async screenshot(name, clip, fullPage) {
         mkdirSync(ARTIFACTS, { recursive: true });
         // the compatibility leg's pictures beside 4.1's, not over them
         const leg = process.env.MEDALLION_NODE_RED_VERSION;
-        const path = join(ARTIFACTS, `${leg ? `node-red-${leg}-` : ''}${name}.png`);
-        await page.screenshot({ path, clip });
-        return path;
+        const file = join(ARTIFACTS, `${leg ? `node-red-${leg}-` : ''}${name}.png`);
+        await page.screenshot({ path: file, clip, fullPage });
+        return file;
       },
       async close() {
         await b.close();
@@ -78,4 +85,23 @@ export async function openEditor(
     await nodeRed.stop();
     throw err;
   }
+}
+
+/** The editor, once its palette shows the pack's nodes and the workspace is drawn. */
+export function openEditor(opts: Options = {}): Promise<Editor> {
+  return openPage(opts, '/', { width: 1920, height: 1080 }, async (page) => {
+    await page.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
+    await page.waitForFunction(() => {
+      const red = (window as unknown as { RED?: { nodes?: { getType?: (t: string) => unknown } } }).RED;
+      return !!red?.nodes?.getType?.('medallion-validate');
+    });
+    await page.waitForSelector('#red-ui-workspace-chart svg', { timeout: 30_000 });
+  });
+}
+
+/** The Dashboard 2.0 page at `path` (e.g. /dashboard), once a widget of it is drawn. */
+export function openDashboard(opts: Options, path: string): Promise<Editor> {
+  return openPage(opts, path, { width: 1600, height: 1200 }, async (page) => {
+    await page.waitForSelector('.nrdb-ui-widget', { timeout: 60_000 });
+  });
 }
