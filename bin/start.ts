@@ -141,7 +141,10 @@ async function runNodeRed(home: string, env: NodeJS.ProcessEnv, embedded: boolea
   const browseHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   const editorUrl = `http://${browseHost.includes(':') ? `[${browseHost}]` : browseHost}:${port}/`;
   editorUp(editorUrl, child).then(
-    () => say(`editor: ${editorUrl}`),
+    () => {
+      say(`editor: ${editorUrl}`);
+      say(`dashboard: ${editorUrl}dashboard (the operator page of the bundled flow)`);
+    },
     (err: Error) => say(err.message),
   );
 
