@@ -129,7 +129,15 @@ describe('packed tarball in a clean Node-RED userDir', function () {
     ]) {
       assert.equal(installed(dev), false, `${dev} is not installed with the pack`);
     }
-    for (const dep of ['pg', 'pg-copy-streams', 'csv-parse', 'csv-stringify', 'zod', 'simple-statistics', 'mqtt-packet']) {
+    for (const dep of [
+      'pg',
+      'pg-copy-streams',
+      'csv-parse',
+      'csv-stringify',
+      'zod',
+      'simple-statistics',
+      'mqtt-packet',
+    ]) {
       assert.equal(installed(dep), true, `${dep} is installed with the pack`);
     }
   });
