@@ -27,6 +27,23 @@ import {
 } from './anomaly';
 import { metricSource, timeOf, valuesOf, WindowConfigError, type MetricSource } from './windows';
 
+/** Series read back from silver at once for a batch (each one query, on the shared pool). */
+const SERIES_IN_FLIGHT = 4;
+
+/** `fn` over `items`, at most `limit` at a time; the results in the items' order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 export interface AnomalyOptions {
   method: AnomalyMethod;
   threshold: number;
@@ -151,8 +168,12 @@ export class AnomalyDetector {
     const anomalies: AnomalyRow[] = [];
     const cleared: Array<[string, string, Date, string]> = [];
     let scored = 0;
-    for (const { location, metric, lo, hi, touched } of spans.values()) {
-      const { series } = await this.db(() => this.series(source, location, metric, lo, hi), signal);
+    const spanList = [...spans.values()];
+    const read = await mapLimit(spanList, SERIES_IN_FLIGHT, ({ location, metric, lo, hi }) =>
+      this.db(() => this.series(source, location, metric, lo, hi), signal),
+    );
+    for (const [n, { location, metric, touched }] of spanList.entries()) {
+      const { series } = read[n];
       // the batch's readings and the k after each: the only scores a new reading can change
       const targets = affected(series, touched, k);
       const flagged = new Set<string>();
