@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import type { NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
 import { Pool } from 'pg';
-import { saveResults, withDatabase } from './support';
+import { saveResults, withDatabase, withoutHelperSpies } from './support';
 import { writeIotTempCsv } from '../lib/generators/iot-temp-csv';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
@@ -160,7 +160,7 @@ async function naive(url: string, file: string): Promise<Run> {
       `CREATE TABLE readings (id text PRIMARY KEY, room_id text, noted_date text, temp double precision, out_in text)`,
     );
     await helper.load(CORE_NODES, flow(file));
-    (helper as unknown as { _sandbox: { restore(): void } })._sandbox.restore();
+    withoutHelperSpies(helper);
     const done = allInserted(
       helper.getNode('inserted') as unknown as NodeJS.EventEmitter,
       helper.getNode('caught') as unknown as NodeJS.EventEmitter,

@@ -7,6 +7,7 @@
  *                runtime, its MQTT branch and simulators disabled; timed from the drop into the
  *                landing folder until the file's run in medallion.runs is complete (every batch
  *                in silver, quarantine, gold and anomalies); peak RSS sampled every 100 ms
+ *                (the test helper's spies taken off first: see withoutHelperSpies)
  *   cli          `medallion ingest <file> --once` as a process, from its start (Node-RED's
  *                start-up included) until it exits with the run complete
  *   latency      a 10 000-row file dropped into the landing folder of the loaded flow until
@@ -23,7 +24,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { saveResults, withDatabase } from './support';
+import { saveResults, withDatabase, withoutHelperSpies } from './support';
 import { writeIotEnvironmentCsv } from '../lib/generators/iot-environment-csv';
 import { loadBundled } from '../test/support/bundled';
 import { query } from '../test/support/db';
@@ -59,6 +60,7 @@ async function withFileBranch<T>(fn: (url: string, landing: string) => Promise<T
   return withDatabase(async (url) => {
     const work = mkdtempSync(join(tmpdir(), 'medallion-bench-branch-'));
     const loaded = await loadBundled(url, work);
+    withoutHelperSpies(helper);
     try {
       // migrated and watching before the clock starts
       await poll(

@@ -34,3 +34,13 @@ export function saveResults(name: string, details: Record<string, unknown>): voi
   };
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(run, null, 2)}\n`);
 }
+
+/**
+ * Takes node-red-node-test-helper's sinon spies off Node.prototype (send, status, log, …):
+ * they keep every call's arguments and stack, so a benchmark would measure the helper
+ * recording every message (and hold every batch in memory) instead of Node-RED. Call it
+ * after `helper.load`; it reaches into the helper's private sandbox.
+ */
+export function withoutHelperSpies(helper: object): void {
+  (helper as { _sandbox: { restore(): void } })._sandbox.restore();
+}
