@@ -26,7 +26,7 @@ import type { NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
 import { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { saveResults, withDatabase } from './support';
+import { type BenchResult, saveResults, withDatabase } from './support';
 import { CsvFileReader } from '../lib/files/csv-reader';
 import { sha256File } from '../lib/files/folders';
 import { writeIotTempCsv } from '../lib/generators/iot-temp-csv';
@@ -42,14 +42,6 @@ import { landingFlow, pgWrite } from '../test/support/landing-flow';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const BATCH = 5000;
 const IN_FLIGHT = 4;
-
-interface Result {
-  scenario: string;
-  rows: number;
-  seconds: number;
-  rowsPerSecond: number;
-  ratio?: number;
-}
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
@@ -185,7 +177,7 @@ async function main(): Promise<void> {
   try {
     const bytes = await writeIotTempCsv(file, ROWS);
     console.log(`file-to-bronze: ${ROWS} rows, ${(bytes / 1048576).toFixed(1)} MB, batches of ${BATCH}`);
-    const results: Result[] = [];
+    const results: BenchResult[] = [];
     const only = process.env.BENCH_ONLY?.split(',');
     const run = async (scenario: string, fn: (url: string) => Promise<number>) => {
       if (only && !only.includes(scenario) && scenario !== 'copy-lines') return;

@@ -24,7 +24,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { saveResults, withDatabase, withoutHelperSpies } from './support';
+import { type BenchResult, saveResults, withDatabase, withoutHelperSpies } from './support';
 import { writeIotEnvironmentCsv } from '../lib/generators/iot-environment-csv';
 import { loadBundled } from '../test/support/bundled';
 import { query } from '../test/support/db';
@@ -34,14 +34,6 @@ import { poll, spawnCollecting } from '../test/support/processes';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const LATENCY_ROWS = 10_000;
 const REPO = resolve(__dirname, '..');
-
-interface Result {
-  scenario: string;
-  rows: number;
-  seconds: number;
-  rowsPerSecond: number;
-  peakRssMB?: number;
-}
 
 /** Peak RSS of this process while `fn` runs, sampled every 100 ms. */
 async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peakRssMB: number }> {
@@ -97,7 +89,7 @@ async function runComplete(url: string, rows: number): Promise<void> {
   );
 }
 
-async function fileBranch(file: string): Promise<Result> {
+async function fileBranch(file: string): Promise<BenchResult> {
   return withFileBranch(async (url, landing) => {
     const { value: seconds, peakRssMB } = await withPeakRss(async () => {
       const started = process.hrtime.bigint();
@@ -114,7 +106,7 @@ async function fileBranch(file: string): Promise<Result> {
   });
 }
 
-async function cli(file: string): Promise<Result> {
+async function cli(file: string): Promise<BenchResult> {
   const bin = join(REPO, 'dist', 'bin', 'medallion.js');
   if (!existsSync(bin)) throw new Error('dist/ is missing: run npm run build');
   return withDatabase(async (url) => {
@@ -130,7 +122,7 @@ async function cli(file: string): Promise<Result> {
   });
 }
 
-async function latency(file: string): Promise<Result> {
+async function latency(file: string): Promise<BenchResult> {
   return withFileBranch(async (url, landing) => {
     const started = process.hrtime.bigint();
     copyFileSync(file, join(landing, 'small.csv'));
@@ -171,7 +163,7 @@ async function main(): Promise<void> {
     await writeIotEnvironmentCsv(small, LATENCY_ROWS);
     console.log(`ours-file: ${ROWS} iot-environment rows, ${(bytes / 1048576).toFixed(1)} MB`);
     const only = process.env.BENCH_ONLY?.split(',');
-    const results: Result[] = [];
+    const results: BenchResult[] = [];
     for (const [scenario, fn] of [
       ['file-branch', () => fileBranch(file)],
       ['cli', () => cli(file)],

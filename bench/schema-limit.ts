@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Pool, type PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { saveResults, withDatabase } from './support';
+import { type BenchResult, saveResults, withDatabase } from './support';
 import { sha256File } from '../lib/files/folders';
 import { IOT_ENVIRONMENT_HEADER, writeIotEnvironmentCsv } from '../lib/generators/iot-environment-csv';
 import { copyField, escapeCopyText } from '../lib/pg/copy-text';
@@ -41,14 +41,6 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const BATCH = 5000;
 const NAME = 'bench.csv';
 const LF = 0x0a;
-
-interface Result {
-  scenario: string;
-  rows: number;
-  seconds: number;
-  rowsPerSecond: number;
-  ratio?: number;
-}
 
 /** The file's data lines (no line ending), each as a COPY text line made by `row`, in chunks. */
 async function* copyText(file: string, row: (line: Buffer, index: number) => string): AsyncGenerator<string> {
@@ -163,7 +155,7 @@ async function main(): Promise<void> {
     console.log(`schema-limit: ${ROWS} rows, ${(bytes / 1048576).toFixed(1)} MB`);
     const seconds = await withDatabase((url) => measure(url, file, sha256));
     seconds['schema-limit'] = seconds['bronze-limit'] + seconds['silver-limit'];
-    const results: Result[] = Object.entries(seconds).map(([scenario, s]) => ({
+    const results: BenchResult[] = Object.entries(seconds).map(([scenario, s]) => ({
       scenario,
       rows: ROWS,
       seconds: Math.round(s * 100) / 100,

@@ -7,6 +7,17 @@ import { Client } from 'pg';
 
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** One scenario's figures, as the benchmarks print and save them. */
+export interface BenchResult {
+  scenario: string;
+  rows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  /** To the run's baseline scenario. */
+  ratio?: number;
+  peakRssMB?: number;
+}
+
 /** Runs `fn` on a database created for it (on the server of ADMIN_URL) and dropped afterwards. */
 export async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
   const name = `medallion_bench_${randomUUID().slice(0, 8)}`;

@@ -6,8 +6,7 @@
  * a daily cycle with a hash-based wiggle; plain arithmetic and `toFixed` only, so the
  * bytes are the same on every machine. About 70 bytes a row.
  */
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { writeGeneratedCsv } from './csv-file';
 
 export const IOT_ENVIRONMENT_HEADER =
   'timestamp,location_id,temperature_celsius,humidity_percent,air_quality_index,noise_level_db,lighting_lux,crowd_density,stress_level,sleep_hours,mood_score,mental_health_status';
@@ -49,18 +48,6 @@ export function iotEnvironmentLine(i: number): string {
 }
 
 /** Writes a header and `rows` data lines (LF); resolves with the file size in bytes. */
-export async function writeIotEnvironmentCsv(path: string, rows: number): Promise<number> {
-  const out = createWriteStream(path);
-  out.write(`${IOT_ENVIRONMENT_HEADER}\n`);
-  let chunk = '';
-  for (let i = 0; i < rows; i++) {
-    chunk += `${iotEnvironmentLine(i)}\n`;
-    if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await once(out, 'finish');
-  return out.bytesWritten;
+export function writeIotEnvironmentCsv(path: string, rows: number): Promise<number> {
+  return writeGeneratedCsv(path, IOT_ENVIRONMENT_HEADER, rows, iotEnvironmentLine);
 }

@@ -2,8 +2,7 @@
  * Large CSV files shaped like seed 000's IoT-temp data (`id,room_id/id,noted_date,temp,out/in`),
  * deterministic in the row number, for tests and benchmarks that need size rather than realism.
  */
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { writeGeneratedCsv } from './csv-file';
 
 export const IOT_TEMP_HEADER = 'id,room_id/id,noted_date,temp,out/in';
 
@@ -15,18 +14,6 @@ export function iotTempLine(i: number): string {
 }
 
 /** Writes a header and `rows` data lines (LF); resolves with the file size in bytes. */
-export async function writeIotTempCsv(path: string, rows: number): Promise<number> {
-  const out = createWriteStream(path);
-  out.write(`${IOT_TEMP_HEADER}\n`);
-  let chunk = '';
-  for (let i = 0; i < rows; i++) {
-    chunk += `${iotTempLine(i)}\n`;
-    if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await once(out, 'finish');
-  return out.bytesWritten;
+export function writeIotTempCsv(path: string, rows: number): Promise<number> {
+  return writeGeneratedCsv(path, IOT_TEMP_HEADER, rows, iotTempLine);
 }
