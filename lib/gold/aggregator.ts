@@ -67,10 +67,13 @@ export class Aggregator {
     const keys = touchedWindows(source, rows, this.options.sizes, this.options.metrics);
     if (!keys.length) return [];
     const sql = recomputeSql(source, this.schemas, this.options.percentiles);
-    const result = await untilReachable(() => this.pool.query<WindowRow>(sql, recomputeParams(keys)), {
-      signal,
-      onRetry: this.onRetry,
-    });
+    const result = await untilReachable(
+      () => this.pool.query<WindowRow>(sql, recomputeParams(keys, this.options.sizes)),
+      {
+        signal,
+        onRetry: this.onRetry,
+      },
+    );
     return result.rows;
   }
 }

@@ -173,15 +173,16 @@ export function touchedWindows(
 }
 
 /**
- * The statement that recomputes windows from silver: parameters are four arrays
- * (location, metric, start, end); one row per window with a value, with count, min,
- * max, avg, sample stddev (NULL for one value, as `stddev_samp`), and with
- * `percentiles` the median and 95th percentile. The sums are taken in value order,
- * so a window comes out bit for bit the same whatever order silver stored its rows in.
- * `OFFSET 0` keeps the per-window lookup a subquery the planner cannot flatten: flattened,
- * it misjudged the windows (an unnest) and merge-joined silver on location and metric
- * alone, testing the time range row by row (11 745 windows of a 5 000-row batch: 6 s);
- * kept apart, each window is an index range scan on (location_id, ts) (0.9 s).
+ * The statement that recomputes windows from silver. Parameters: the touched windows as
+ * four arrays (location, metric, start, end), the time ranges that hold them (location,
+ * metric, from, to: `touchedRanges`) and the window sizes in ms. Silver is read once per
+ * range, by index on (location, ts), each reading put in its window of every size
+ * (`date_bin` from the Unix epoch, as `windowOf`) and joined to the touched windows on
+ * equality, so the cost is the readings in the ranges, not readings × windows. One row
+ * per window with a value: count, min, max, avg, sample stddev (NULL for one value, as
+ * `stddev_samp`), and with `percentiles` the median and 95th percentile. The sums are taken
+ * in value order, so a window comes out bit for bit the same whatever order silver stored
+ * its rows in.
  */
 export function recomputeSql(source: MetricSource, schemas: SchemaNames, percentiles: boolean): string {
   const table = qualified(resolveTable(`silver.${source.table}`, schemas));
@@ -189,25 +190,68 @@ export function recomputeSql(source: MetricSource, schemas: SchemaNames, percent
     ? `, percentile_cont(0.5) WITHIN GROUP (ORDER BY x.value) AS median,
          percentile_cont(0.95) WITHIN GROUP (ORDER BY x.value) AS p95`
     : ', NULL::double precision AS median, NULL::double precision AS p95';
-  return `WITH w(location_id, metric, window_start, window_end) AS (
-      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]))
-    SELECT w.location_id, w.metric, w.window_start, w.window_end, count(*)::int AS count,
+  return `WITH k(location_id, metric, window_start, window_end) AS MATERIALIZED (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])),
+    w(location_id, metric, lo, hi) AS MATERIALIZED (
+      SELECT * FROM unnest($5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])),
+    x AS MATERIALIZED (
+      SELECT l.location_id, l.metric, date_bin(z.ms * interval '1 millisecond', l.ts, timestamptz 'epoch') AS window_start,
+             z.ms, l.value
+        FROM w CROSS JOIN LATERAL (
+          SELECT r.location_id, r.metric, r.ts, r.value FROM (${source.longSql(table)}) r
+           WHERE r.metric = w.metric AND r.ts >= w.lo AND r.ts < w.hi AND r.value IS NOT NULL
+          OFFSET 0) l
+        CROSS JOIN unnest($9::bigint[]) z(ms))
+    SELECT k.location_id, k.metric, k.window_start, k.window_end, count(*)::int AS count,
            min(x.value) AS min, max(x.value) AS max,
            avg(x.value ORDER BY x.value) AS avg, stddev_samp(x.value ORDER BY x.value) AS stddev${extra}
-      FROM w CROSS JOIN LATERAL (
-        SELECT l.value FROM (${source.longSql(table)}) l
-         WHERE l.metric = w.metric AND l.ts >= w.window_start AND l.ts < w.window_end AND l.value IS NOT NULL
-        OFFSET 0) x
-     GROUP BY w.location_id, w.metric, w.window_start, w.window_end
-     ORDER BY w.location_id, w.metric, w.window_start, w.window_end`;
+      FROM k JOIN x ON x.location_id = k.location_id AND x.metric = k.metric AND x.window_start = k.window_start
+                   AND k.window_end = x.window_start + x.ms * interval '1 millisecond'
+     GROUP BY k.location_id, k.metric, k.window_start, k.window_end
+     ORDER BY k.location_id, k.metric, k.window_start, k.window_end`;
 }
 
-/** The statement's parameters for `keys`. */
-export function recomputeParams(keys: readonly WindowKey[]): unknown[] {
+/**
+ * The time ranges per location and metric that hold `keys`: windows that meet or overlap
+ * are one range, so a late reading's windows make a range of their own instead of
+ * stretching one over everything in between.
+ */
+export function touchedRanges(keys: readonly WindowKey[]): WindowKey[] {
+  const series = new Map<string, WindowKey[]>();
+  for (const k of keys) {
+    const id = `${k.location_id}\u0000${k.metric}`;
+    let list = series.get(id);
+    if (!list) series.set(id, (list = []));
+    list.push(k);
+  }
+  const ranges: WindowKey[] = [];
+  for (const windows of series.values()) {
+    windows.sort((a, b) => a.window_start.getTime() - b.window_start.getTime());
+    let current: WindowKey | undefined;
+    for (const w of windows) {
+      if (current && w.window_start.getTime() <= current.window_end.getTime()) {
+        if (w.window_end > current.window_end) current.window_end = w.window_end;
+      } else {
+        current = { ...w };
+        ranges.push(current);
+      }
+    }
+  }
+  return ranges;
+}
+
+/** The statement's parameters for `keys` of windows of `sizes`. */
+export function recomputeParams(keys: readonly WindowKey[], sizes: readonly WindowSize[]): unknown[] {
+  const ranges = touchedRanges(keys);
   return [
     keys.map((k) => k.location_id),
     keys.map((k) => k.metric),
     keys.map((k) => k.window_start),
     keys.map((k) => k.window_end),
+    ranges.map((r) => r.location_id),
+    ranges.map((r) => r.metric),
+    ranges.map((r) => r.window_start),
+    ranges.map((r) => r.window_end),
+    sizes.map((s) => s.ms),
   ];
 }

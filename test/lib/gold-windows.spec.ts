@@ -5,6 +5,7 @@ import {
   metricSource,
   parseWindowSizes,
   recomputeSql,
+  touchedRanges,
   touchedWindows,
   WindowConfigError,
   windowOf,
@@ -111,6 +112,34 @@ describe('lib/gold/windows', () => {
     assert.match(
       recomputeSql(metricSource('readings')!, { ...DEFAULT_SCHEMAS }, true),
       /percentile_cont\(0\.95\)/,
+    );
+  });
+
+  it("reads silver in ranges: meeting windows of a series merged, a late reading's windows apart", () => {
+    const at = (iso: string) => new Date(iso);
+    const key = (location_id: string, metric: string, start: string, end: string) => ({
+      location_id,
+      metric,
+      window_start: at(start),
+      window_end: at(end),
+    });
+    const ranges = touchedRanges([
+      key('101', 't', '2024-05-01T09:00:00Z', '2024-05-01T10:00:00Z'),
+      key('101', 't', '2024-05-01T08:00:00Z', '2024-05-01T09:00:00Z'),
+      key('101', 't', '2024-05-01T00:00:00Z', '2024-05-02T00:00:00Z'),
+      // a late reading a month before
+      key('101', 't', '2024-04-01T08:00:00Z', '2024-04-01T09:00:00Z'),
+      key('102', 't', '2024-05-01T08:00:00Z', '2024-05-01T09:00:00Z'),
+      key('101', 'h', '2024-05-01T08:00:00Z', '2024-05-01T09:00:00Z'),
+    ]);
+    assert.deepEqual(
+      ranges.map((r) => [r.location_id, r.metric, r.window_start.toISOString(), r.window_end.toISOString()]),
+      [
+        ['101', 't', '2024-04-01T08:00:00.000Z', '2024-04-01T09:00:00.000Z'],
+        ['101', 't', '2024-05-01T00:00:00.000Z', '2024-05-02T00:00:00.000Z'],
+        ['102', 't', '2024-05-01T08:00:00.000Z', '2024-05-01T09:00:00.000Z'],
+        ['101', 'h', '2024-05-01T08:00:00.000Z', '2024-05-01T09:00:00.000Z'],
+      ],
     );
   });
 });
