@@ -252,11 +252,17 @@ export class AnomalyDetector {
     const part = (where: string, order: string) =>
       `(SELECT l.ts, l.value, l.tiebreak, l.source_key, l.line_no FROM w CROSS JOIN LATERAL (${long}) l
          WHERE l.metric = w.metric AND l.value IS NOT NULL AND ${where} ${order})`;
+    // the time of the k-th reading before lo (after hi), walking the (location, ts) index: every
+    // reading from there on is read, ties at that time included, and the series' own order
+    // (compareSeries) puts them in place, so the k readings next to the batch are exact
+    const kth = (where: string, direction: string, none: string) =>
+      `coalesce((SELECT k.ts FROM (${long}) k WHERE k.metric = w.metric AND k.value IS NOT NULL AND ${where}
+                  ORDER BY k.ts ${direction} OFFSET $5::int - 1 LIMIT 1), '${none}'::timestamptz)`;
     const { rows } = await this.pool.query<Point>(
       `WITH w(location_id, metric) AS (VALUES ($1::text, $2::text))
-       SELECT * FROM ${part('l.ts < $3', 'ORDER BY l.ts DESC, l.tiebreak COLLATE "C" DESC LIMIT $5')} b
+       SELECT * FROM ${part(`l.ts < $3 AND l.ts >= ${kth('k.ts < $3', 'DESC', '-infinity')}`, '')} b
        UNION ALL SELECT * FROM ${part('l.ts >= $3 AND l.ts <= $4', '')} m
-       UNION ALL SELECT * FROM ${part('l.ts > $4', 'ORDER BY l.ts, l.tiebreak COLLATE "C" LIMIT $5')} a`,
+       UNION ALL SELECT * FROM ${part(`l.ts > $4 AND l.ts <= ${kth('k.ts > $4', 'ASC', 'infinity')}`, '')} a`,
       [location, metric, new Date(lo), new Date(hi), this.options.k],
     );
     return { series: rows.map((r) => ({ ...r, value: Number(r.value) })).sort(compareSeries) };
