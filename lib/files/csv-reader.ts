@@ -12,7 +12,6 @@
  * the next line.
  */
 import { isUtf8 } from 'node:buffer';
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parse, type CsvError, type Parser } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
@@ -30,8 +29,42 @@ export interface CsvReadOptions {
   batchSize: number;
   /** A record longer than this is an error record (default 1 MiB). */
   maxRecordBytes?: number;
+  /**
+   * A line longer than this (default 64 MiB) makes the file a whole-file failure: it is
+   * not held in memory, nor could bronze keep it as one record.
+   */
+  maxLineBytes?: number;
   /** File bytes read per chunk (default 256 KiB). */
   chunkBytes?: number;
+  /**
+   * The file's size and modification time when it was hashed and claimed: a file that
+   * differs when opened or when read to its end is a FileChangedError.
+   */
+  expect?: FileStamp;
+}
+
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * The file changed while it was read (truncated, appended to, rewritten): what was read
+ * is not the content that was hashed and claimed. The batch the change cut is not sent.
+ */
+export class FileChangedError extends Error {
+  readonly code = 'changed';
+  constructor(when: string, before: FileStamp, now: FileStamp) {
+    const at = (s: FileStamp) => `${s.size} bytes, modified ${new Date(s.mtimeMs).toISOString()}`;
+    super(
+      `the file changed ${when} (${at(before)}; now ${at(now)}): let its writer finish first — write it elsewhere and move it into the landing folder — then drop the whole file again`,
+    );
+    this.name = 'FileChangedError';
+  }
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
 /** One record of the file: its first line, bytes as received (no line ending) and fields. */
@@ -63,6 +96,10 @@ export interface CsvLayout {
 }
 
 const SAMPLE_BYTES = 64 * 1024;
+/** A record longer than this is an error record, unless the options say otherwise. */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+/** A line longer than this is a whole-file failure, unless the options say otherwise. */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 const HIGH = /[\x80-\xff]/;
@@ -108,11 +145,21 @@ function parserOptions(delimiter: string, quote: string) {
   };
 }
 
+function tooLong(line: number, maxRecord: number): string {
+  return `line ${line} could not be parsed: it is longer than ${maxRecord} bytes (its bytes are kept in bronze)`;
+}
+
 /**
  * A record again from its raw bytes as bronze keeps them, parsed the way its file
  * was (`layout`): what a replay from bronze sends on, equal to what the reader sent.
  */
-export function recordFromRaw(layout: CsvLayout, line_no: number, raw: Buffer): FileRecord {
+export function recordFromRaw(
+  layout: CsvLayout,
+  line_no: number,
+  raw: Buffer,
+  maxRecord = MAX_RECORD_BYTES,
+): FileRecord {
+  if (raw.length > maxRecord) return { line_no, raw, error: tooLong(line_no, maxRecord) };
   let records: string[][];
   try {
     records = parseSync(raw, parserOptions(layout.delimiter, layout.quote)) as string[][];
@@ -131,6 +178,13 @@ export function recordFromRaw(layout: CsvLayout, line_no: number, raw: Buffer): 
 
 function withoutBom(bytes: Buffer): Buffer {
   return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+}
+
+/** True when a whole line ending follows `from` in `buf` (a CR at its very end may be half of a CRLF). */
+function lineEnds(buf: Buffer, from: number): boolean {
+  const lf = buf.indexOf(LF, from);
+  const cr = buf.indexOf(CR, from);
+  return lf >= 0 || (cr >= 0 && cr < buf.length - 1);
 }
 
 /** Offset just past the first line ending in `buf` at or after `from`, or `buf.length`. */
@@ -155,6 +209,8 @@ export class CsvFileReader {
   private header?: Header;
   /** Bytes of the UTF-8 byte order mark the file starts with (0 or 3): never parsed. */
   private bomBytes = 0;
+  /** Size and mtime when opened. */
+  private stamp: FileStamp = { size: 0, mtimeMs: 0 };
 
   constructor(
     readonly path: string,
@@ -166,7 +222,13 @@ export class CsvFileReader {
     const fh = await open(this.path, 'r');
     let sample: Buffer;
     try {
-      this.size = (await fh.stat()).size;
+      const st = await fh.stat();
+      this.stamp = { size: st.size, mtimeMs: st.mtimeMs };
+      const expected = this.options.expect;
+      if (expected && !sameStamp(expected, this.stamp)) {
+        throw new FileChangedError('after it was claimed', expected, this.stamp);
+      }
+      this.size = st.size;
       const buf = Buffer.alloc(Math.min(SAMPLE_BYTES, this.size));
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
       sample = buf.subarray(0, bytesRead);
@@ -247,7 +309,14 @@ export class CsvFileReader {
     const layout = this.layout!;
     const names = this.header!.names;
     const batchSize = Math.max(1, Math.floor(this.options.batchSize));
-    const maxRecord = this.options.maxRecordBytes ?? 1024 * 1024;
+    const maxRecord = this.options.maxRecordBytes ?? MAX_RECORD_BYTES;
+    const maxLine = Math.max(maxRecord, this.options.maxLineBytes ?? MAX_LINE_BYTES);
+    const tooLongLine = () =>
+      new WholeFileError(
+        'long-line',
+        `line ${line} is longer than ${maxLine} bytes without a line break: no CSV record is that long (is it a CSV file?)`,
+        line,
+      );
 
     let headerPending = this.header!.fromFile;
     let line = 1;
@@ -313,11 +382,14 @@ export class CsvFileReader {
       const raw = withoutEnding(span);
       if (raw.toString('latin1').trim() === '') this.rowsSkipped++;
       else {
-        const why =
-          err.code === 'CSV_MAX_RECORD_SIZE'
-            ? `a quote opened on line ${recordLine} is not closed within ${maxRecord} bytes`
-            : `a quote opened on line ${recordLine} is never closed before the end of the file`;
-        const message = `line ${recordLine} could not be parsed: ${why}`;
+        const message =
+          raw.length > maxRecord
+            ? tooLong(recordLine, maxRecord)
+            : `line ${recordLine} could not be parsed: ${
+                err.code === 'CSV_MAX_RECORD_SIZE'
+                  ? `a quote opened on line ${recordLine} is not closed within ${maxRecord} bytes`
+                  : `a quote opened on line ${recordLine} is never closed before the end of the file`
+              }`;
         if (headerPending) throw new WholeFileError('header', message, recordLine);
         addRecord(() => ({ line_no: recordLine, raw, error: message }));
       }
@@ -357,19 +429,32 @@ export class CsvFileReader {
       return ending;
     };
 
-    /** Feeds the parser what it has not seen; recovers (and feeds again) after a failure. */
+    /**
+     * Feeds the parser what it has not seen; after a failure, recovers (and feeds again)
+     * once the failed line's end has been read — a line longer than a chunk (a 10 MB
+     * line) waits for the chunks that end it, and becomes one error record.
+     */
+    let stalled: CsvError | undefined;
     const feed = async (eof: boolean) => {
       for (;;) {
         const end = bufStart + buf.length;
-        if (parsedTo < end) {
-          parser.write(buf.subarray(parsedTo - bufStart));
-          parsedTo = end;
+        if (!stalled) {
+          if (parsedTo < end) {
+            parser.write(buf.subarray(parsedTo - bufStart));
+            parsedTo = end;
+          }
+          if (eof) await finish(parser);
+          if (!failure) return;
+          stalled = failure;
+          if (!eof) await finish(parser);
         }
-        if (eof) await finish(parser);
-        if (!failure) return;
-        const failed = failure;
-        if (!eof) await finish(parser);
         if (pos >= end) return;
+        const at = pos - bufStart;
+        const ends = lineEnds(buf, at);
+        if ((ends ? endOfLine(buf, at) : buf.length) - at > maxLine) throw tooLongLine();
+        if (!ends && !eof) return;
+        const failed = stalled;
+        stalled = undefined;
         recover(failed);
         if (eof && pos >= end) return;
         newParser();
@@ -377,19 +462,43 @@ export class CsvFileReader {
     };
 
     newParser();
-    const stream = createReadStream(this.path, {
+    const fh = await open(this.path, 'r');
+    const stream = fh.createReadStream({
       start: this.bomBytes,
       highWaterMark: this.options.chunkBytes ?? 256 * 1024,
+      autoClose: false,
     });
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
+      // the chunks of a line longer than a chunk, gathered until its end is read, then joined once
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const take = (chunk?: Buffer) => {
         const keep = buf.subarray(pos - bufStart);
         bufStart = pos;
-        buf = keep.length ? Buffer.concat([keep, chunk]) : chunk;
+        const parts = [keep, ...pending, ...(chunk ? [chunk] : [])].filter((b) => b.length);
+        buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+        pending = [];
+        pendingBytes = 0;
         parsedTo = Math.max(parsedTo, bufStart);
+      };
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
         this.bytesRead += chunk.length;
+        if (stalled && !lineEnds(chunk, 0)) {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (bufStart + buf.length - pos + pendingBytes > maxLine) throw tooLongLine();
+          continue;
+        }
+        take(chunk);
         await feed(false);
         while (ready.length) yield ready.shift()!;
+      }
+      if (pending.length) take();
+      // the file handle still reads the same file when it was renamed meanwhile
+      const st = await fh.stat();
+      const now = { size: st.size, mtimeMs: st.mtimeMs };
+      if (!sameStamp(now, this.stamp) || this.bomBytes + this.bytesRead !== this.stamp.size) {
+        throw new FileChangedError('while it was read', this.stamp, now);
       }
       await feed(true);
       if (pos < bufStart + buf.length) {
@@ -408,6 +517,7 @@ export class CsvFileReader {
       while (ready.length) yield ready.shift()!;
     } finally {
       stream.destroy();
+      await fh.close();
     }
     if (this.rowsRead === 0) {
       throw new WholeFileError(

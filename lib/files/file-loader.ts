@@ -12,9 +12,9 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { untilReachable } from '../pg/retry-db';
 import type { RunTotals } from '../pg/runs';
-import { CsvFileReader, recordFromRaw, type FileRecord } from './csv-reader';
+import { CsvFileReader, recordFromRaw, type FileRecord, type FileStamp } from './csv-reader';
 import { moveInto, sha256File, writeAtomically, type LandingFolders } from './folders';
-import type { IncompleteRun, Ledger } from './ledger';
+import type { FileRow, IncompleteRun, Ledger } from './ledger';
 import { WholeFileError } from './sniff';
 import type { FileOutcome, FileSource, WatcherHooks, WatcherOptions } from './watch-types';
 
@@ -24,6 +24,9 @@ export type JobKind = 'landing' | 'processing' | 'input';
 /** Content being handled in this process (several nodes may share a folder or a file). */
 const held = new Set<string>();
 
+const WHAT_TO_DO =
+  'fix the file and drop it into the landing folder again (quarantined content may be retried)';
+
 /** While waiting for commits, the ledger is asked this often (commits by another process or config node). */
 const LEDGER_POLL_MS = 1000;
 /** Waiting this long for one commit gets a warning: is anything writing the layer? */
@@ -32,6 +35,21 @@ const COMMIT_WARN_MS = 60_000;
 class Aborted extends Error {
   constructor(readonly why: 'closed' | 'lost') {
     super(why === 'closed' ? 'stopped' : 'the claim was taken over by another instance');
+  }
+}
+
+/** A file-system error with what to do about the usual ones. */
+function fileErrorText(err: Error): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return `${err.message} — let the user running Node-RED (uid ${process.getuid?.() ?? '?'}) write the landing folder and its subfolders`;
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `${err.message} — free space on that disk`;
+    default:
+      return err.message;
   }
 }
 
@@ -119,7 +137,7 @@ export class FileLoader {
         path = await moveInto(path, this.folders!.processing);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // taken by another instance
-        throw new Error(`cannot move it into ${this.folders!.processing}: ${(err as Error).message}`);
+        throw new Error(`cannot move it into ${this.folders!.processing}: ${fileErrorText(err as Error)}`);
       }
     }
     const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
@@ -132,6 +150,13 @@ export class FileLoader {
     if (held.has(sha256)) return base;
     held.add(sha256);
     try {
+      if (kind === 'processing') {
+        const row = await this.db(name, () => this.ledger.get(sha256));
+        if (row && (row.state === 'quarantined' || row.state === 'failed')) {
+          await this.finishRejected(path, name, row);
+          return undefined;
+        }
+      }
       const runId = randomUUID();
       const claim = await this.db(name, () =>
         this.ledger.claim({
@@ -156,7 +181,7 @@ export class FileLoader {
         await this.db(name, () =>
           this.ledger.event(sha256, name, 'duplicate', this.options.instance, detail),
         );
-        const movedTo = move ? await moveInto(path, this.folders!.processed) : undefined;
+        const movedTo = move ? await this.archive(path, this.folders!.processed, name) : undefined;
         return { ...base, state: 'duplicate', error: detail, movedTo };
       }
       const resumed = claim.kind === 'resumed';
@@ -164,7 +189,8 @@ export class FileLoader {
         await this.ledger.event(sha256, name, claim.kind, this.options.instance);
         await this.ledger.runs.start(claim.runId, `file:${name}`, sha256, this.runLayers, this.countLayers);
       });
-      return await this.load(path, name, sha256, claim.runId, claim.batchSize, resumed, move);
+      const stamp = { size: st.size, mtimeMs: st.mtimeMs };
+      return await this.load(path, name, sha256, claim.runId, claim.batchSize, resumed, move, stamp);
     } finally {
       held.delete(sha256);
     }
@@ -330,13 +356,14 @@ export class FileLoader {
     batchSize: number,
     resumed: boolean,
     move: boolean,
+    stamp: FileStamp,
   ): Promise<FileOutcome | undefined> {
     const { commitLayer, instance } = this.options;
     const c = current(sha256, layersOf(commitLayer, this.runLayers));
     this.current = c;
     const stopLease = this.holdLease(c);
     const check = this.checker(c);
-    const reader = new CsvFileReader(path, { ...this.options.csv, batchSize });
+    const reader = new CsvFileReader(path, { ...this.options.csv, batchSize, expect: stamp });
     const startedAt = new Date().toISOString();
     let archived = false;
     try {
@@ -374,7 +401,8 @@ export class FileLoader {
       await this.db(name, () =>
         this.ledger.event(sha256, name, 'loaded', instance, `${counts.rowsRead} rows`),
       );
-      const movedTo = move ? await moveInto(path, this.folders!.processed, name) : undefined;
+      // loaded is loaded: a file that cannot be archived (moved away meanwhile, no permission) is only told
+      const movedTo = move ? await this.archive(path, this.folders!.processed, name) : undefined;
       archived = true;
       const totals = await this.complete(c, name, runId, check);
       await this.ledger.release(sha256, instance).catch(() => undefined);
@@ -465,8 +493,13 @@ export class FileLoader {
       await this.ledger.event(sha256, name, state, instance, message);
     });
     let movedTo: string | undefined;
+    let kept = '';
     if (move) {
-      movedTo = await moveInto(path, this.folders!.quarantine, name);
+      movedTo = await this.archive(path, this.folders!.quarantine, name);
+      if (!movedTo)
+        kept = ` (it stays in ${this.folders!.processing}: it could not be moved into ${this.folders!.quarantine})`;
+    }
+    if (movedTo) {
       const detail = {
         file: name,
         sha256,
@@ -477,13 +510,49 @@ export class FileLoader {
         run_id: runId,
         instance,
         at: new Date().toISOString(),
-        what_to_do:
-          'fix the file and drop it into the landing folder again (quarantined content may be retried)',
+        what_to_do: WHAT_TO_DO,
       };
-      await writeAtomically(`${movedTo}.error.json`, `${JSON.stringify(detail, null, 2)}\n`);
+      await writeAtomically(`${movedTo}.error.json`, `${JSON.stringify(detail, null, 2)}\n`).catch(
+        (e: Error) => {
+          kept = ` (${name}.error.json could not be written beside it: ${e.message})`;
+        },
+      );
     }
     this.quarantined++;
-    return { file: name, path, sha256, state, runId, rule, error: message, movedTo };
+    return { file: name, path, sha256, state, runId, rule, error: `${message}${kept}`, movedTo };
+  }
+
+  /**
+   * A file rejected before that could not leave `processing/` then (a quarantine folder it
+   * could not write): only the move is tried again — its content is not read again — and
+   * quietly, as the rejection was told.
+   */
+  private async finishRejected(path: string, name: string, row: FileRow): Promise<void> {
+    const movedTo = await moveInto(path, this.folders!.quarantine, name).catch(() => undefined);
+    if (!movedTo) return;
+    const detail = {
+      file: name,
+      sha256: row.sha256,
+      state: row.state,
+      error: row.error,
+      run_id: row.run_id,
+      instance: this.options.instance,
+      at: new Date().toISOString(),
+      what_to_do: WHAT_TO_DO,
+    };
+    await writeAtomically(`${movedTo}.error.json`, `${JSON.stringify(detail, null, 2)}\n`).catch(
+      () => undefined,
+    );
+  }
+
+  /** Moves a file into `dir`; a failure is warned about (the file stays where it is) and gives undefined. */
+  private async archive(path: string, dir: string, name: string): Promise<string | undefined> {
+    try {
+      return await moveInto(path, dir, name);
+    } catch (err) {
+      this.hooks.warn(`${name}: cannot move it into ${dir}: ${fileErrorText(err as Error)}`);
+      return undefined;
+    }
   }
 
   /** Runs a ledger step, retrying while the database is unreachable, until it works or the node closes. */

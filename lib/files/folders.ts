@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 
 export interface LandingFolders {
@@ -65,10 +65,24 @@ export async function moveInto(path: string, dir: string, name = basename(path))
 }
 
 /** Writes a file atomically: a temporary file beside it, then a rename. */
-export async function writeAtomically(path: string, content: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, content);
-  await rename(tmp, path);
+export function writeAtomically(path: string, content: string): Promise<void> {
+  return writeAllAtomically([[path, content]]);
+}
+
+/**
+ * Writes files that belong together: every one to a temporary file beside it, then the
+ * renames. A failed write (a full disk, no permission) removes the temporary files, so
+ * none of them appears, and nothing half-written is left behind.
+ */
+export async function writeAllAtomically(files: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  const tmps = files.map(([path]) => `${path}.${process.pid}.tmp`);
+  try {
+    for (const [i, [, content]] of files.entries()) await writeFile(tmps[i], content);
+  } catch (err) {
+    await Promise.all(tmps.map((tmp) => rm(tmp, { force: true }).catch(() => undefined)));
+    throw err;
+  }
+  for (const [i, [path]] of files.entries()) await rename(tmps[i], path);
 }
 
 export function sha256File(path: string): Promise<string> {

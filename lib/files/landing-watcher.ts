@@ -35,6 +35,8 @@ export class LandingWatcher {
   private readonly abort = new AbortController();
   private readonly queue: Job[] = [];
   private readonly queued = new Set<string>();
+  /** The last failure told for a path: a file that keeps failing the same way is told once. */
+  private readonly told = new Map<string, string>();
   private readonly loader: FileLoader;
   private fsWatcher?: FSWatcher;
   private pollTimer?: NodeJS.Timeout;
@@ -117,13 +119,19 @@ export class LandingWatcher {
           job.kind === 'replay'
             ? await this.loader.replay(job.run!)
             : await this.loader.handle(job.kind, job.path);
+        this.told.delete(job.path);
         if (outcome) {
           if (outcome.state !== 'busy' && job.kind !== 'input') this.hooks.finished(outcome);
           job.resolve?.(outcome);
         } else job.reject?.(new Error('watch-folder stopped before the file was done'));
       } catch (err) {
         if (job.reject) job.reject(err as Error);
-        else if (!this.closed()) this.hooks.warn(`${basename(job.path)}: ${(err as Error).message}`);
+        else if (!this.closed()) {
+          this.tellOnce(
+            job.path,
+            `${basename(job.path)}: ${(err as Error).message} (tried again while it is there)`,
+          );
+        }
       } finally {
         this.queued.delete(job.path);
       }
@@ -131,6 +139,14 @@ export class LandingWatcher {
       this.hooks.activity({ state: 'idle', loaded, quarantined });
     }
     this.working = undefined;
+  }
+
+  /** Warns about `path`, unless this was the last thing told about it. */
+  private tellOnce(path: string, text: string): void {
+    if (this.told.get(path) === text) return;
+    if (this.told.size >= 1000) this.told.clear();
+    this.told.set(path, text);
+    this.hooks.warn(text);
   }
 
   // ---- finding files ------------------------------------------------------------------------
@@ -163,7 +179,16 @@ export class LandingWatcher {
       if (this.queued.has(path)) continue;
       present.add(e.name);
       const st = await stat(path).catch(() => undefined);
-      if (!st) continue;
+      if (!st) {
+        // the name as listed is not the name on disk: its bytes are not UTF-8, so no path reaches it
+        if (e.name.includes('\ufffd')) {
+          this.tellOnce(
+            path,
+            `${e.name}: the file's name is not valid UTF-8, so it cannot be opened: rename it (e.g. convmv -f latin1 -t utf8 --notest)`,
+          );
+        }
+        continue;
+      }
       const stable = this.stability.observe(e.name, st.size, st.mtimeMs);
       if (stable && (st.size > 0 || Date.now() - st.mtimeMs >= EMPTY_FILE_GRACE_MS)) {
         this.stability.forget(e.name);

@@ -5,7 +5,7 @@
  * the first non-blank line.
  */
 
-export type WholeFileRule = 'empty' | 'binary' | 'undecodable' | 'no-header' | 'header';
+export type WholeFileRule = 'empty' | 'binary' | 'undecodable' | 'no-header' | 'header' | 'long-line';
 
 /** A file that cannot be loaded at all: it goes to quarantine with this rule and message. */
 export class WholeFileError extends Error {

@@ -7,6 +7,7 @@
  * statement out, rows in, rows out.
  */
 import { stringify } from 'csv-stringify/sync';
+import { neutralize } from '../csv-formula';
 import { z } from 'zod';
 import type { SchemaNames } from '../pg/identifiers';
 import { quoteAll, type Quoted } from '../pg/migrations';
@@ -312,7 +313,8 @@ export function shapeRows(name: ReportName, rows: Row[], params: ReportParams): 
 
 /**
  * Rows as RFC 4180 CSV with a header line (the columns in the order the rows first name
- * them), empty cells for missing values and JSON for nested ones; no rows, no text.
+ * them), empty cells for missing values and JSON for nested ones, a text a spreadsheet
+ * would run as a formula with a leading apostrophe; no rows, no text.
  */
 export function rowsAsCsv(rows: readonly Row[]): string {
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
@@ -321,7 +323,7 @@ export function rowsAsCsv(rows: readonly Row[]): string {
     header: true,
     columns,
     record_delimiter: 'windows',
-    cast: { object: (v) => JSON.stringify(v), boolean: (v) => String(v) },
+    cast: { string: neutralize, object: (v) => JSON.stringify(v), boolean: (v) => String(v) },
   });
 }
 

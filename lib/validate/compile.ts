@@ -73,7 +73,7 @@ function expectedText(rule: FieldRule, formats: DateFormat[]): string {
     case 'boolean':
       return 'true or false';
     default:
-      return rule.enum ? `one of ${rule.enum.join(', ')}` : 'text';
+      return rule.enum ? `one of ${rule.enum.join(', ')}` : 'text without NUL characters';
   }
 }
 
@@ -108,7 +108,8 @@ function converter(rule: FieldRule, formats: DateFormat[], timeZone: string) {
           return TRUE.has(lower) ? true : FALSE.has(lower) ? false : new Unconverted(text);
         }
         default:
-          return text;
+          // PostgreSQL text cannot hold a NUL character
+          return text.includes('\u0000') ? new Unconverted(text) : text;
       }
     }
     if (typeof value === 'number') {
@@ -316,8 +317,11 @@ export function compileRules(input: unknown): CompiledRules {
   };
 }
 
-/** Every record of a batch invalid for one reason (no rule set fits it): kept in quarantine, not lost. */
-export function rejectAll(records: readonly unknown[], reason: string): InvalidRecord[] {
+/**
+ * Every record of a batch invalid for one reason (no rule set fits it; `field`: the
+ * columns it lacks, when known): kept in quarantine, not lost.
+ */
+export function rejectAll(records: readonly unknown[], reason: string, field = ''): InvalidRecord[] {
   return records.map((record) => {
     const { line, key, fields } = unpack(record);
     return {
@@ -327,7 +331,7 @@ export function rejectAll(records: readonly unknown[], reason: string): InvalidR
       errors: [
         {
           line,
-          field: '',
+          field,
           rule: 'profile',
           value: undefined,
           expected: 'the columns of a rule set',

@@ -41,8 +41,15 @@ export class DateFormatError extends Error {
 
 const ISO = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
+/** `Date.UTC` for any year: it reads years 0–99 as 1900–1999. */
+function utc(year: number, month: number, day: number, h = 0, m = 0, s = 0, ms = 0): number {
+  const d = new Date(Date.UTC(2000, month - 1, day, h, m, s, ms));
+  d.setUTCFullYear(year, month - 1, day);
+  return d.getTime();
+}
+
 function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return new Date(utc(year, month + 1, 0)).getUTCDate();
 }
 
 /** Milliseconds to add to a wall-clock time in `timeZone` to get UTC, at about that instant. */
@@ -115,18 +122,13 @@ export function compileDateFormat(text: string): DateFormat {
       const p: Parts = { year: 0, year2: -1, month: 1, day: 1, hour: 0, minute: 0, second: 0 };
       order.forEach((part, i) => (p[part] = Number(m[i + 1].replace(',', '.'))));
       const year = p.year2 >= 0 ? 2000 + p.year2 : p.year;
-      if (p.month < 1 || p.month > 12 || p.day < 1 || p.day > daysIn(year, p.month)) return undefined;
+      // PostgreSQL has no year 0 (1 BC comes before 1 AD)
+      if (year < 1 || p.month < 1 || p.month > 12 || p.day < 1 || p.day > daysIn(year, p.month)) {
+        return undefined;
+      }
       if (p.hour > 23 || p.minute > 59 || p.second >= 60) return undefined;
       const whole = Math.floor(p.second);
-      const wall = Date.UTC(
-        year,
-        p.month - 1,
-        p.day,
-        p.hour,
-        p.minute,
-        whole,
-        Math.round((p.second - whole) * 1000),
-      );
+      const wall = utc(year, p.month, p.day, p.hour, p.minute, whole, Math.round((p.second - whole) * 1000));
       return wallClockToUtc(wall, timeZone);
     },
   };
@@ -137,7 +139,8 @@ export function parseTimestamp(value: string, formats: DateFormat[], timeZone: s
   const text = value.trim();
   if (ISO.test(text)) {
     const t = Date.parse(text.replace(' ', 'T'));
-    if (!Number.isNaN(t)) return t;
+    // PostgreSQL has no year 0 (nor does an offset make one)
+    if (!Number.isNaN(t) && new Date(t).getUTCFullYear() >= 1) return t;
   }
   for (const f of formats) {
     const t = f.parse(text, timeZone);

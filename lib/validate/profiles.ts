@@ -75,3 +75,19 @@ export function detectProfile(columns: Iterable<string>): string | undefined {
     return requiredColumns(PROFILES[name]).every((c) => have.has(c)) && [...have].every((c) => known.has(c));
   });
 }
+
+/**
+ * For columns no profile fits: the built-in profile sharing the most input columns with
+ * them, and the required and key columns it lacks (undefined when none shares any).
+ */
+export function closestProfile(columns: Iterable<string>): { name: string; missing: string[] } | undefined {
+  const have = new Set(columns);
+  let best: { name: string; missing: string[]; shared: number } | undefined;
+  for (const name of Object.keys(PROFILES)) {
+    const shared = inputColumns(PROFILES[name]).filter((c) => have.has(c)).length;
+    if (shared && (!best || shared > best.shared)) {
+      best = { name, shared, missing: requiredColumns(PROFILES[name]).filter((c) => !have.has(c)) };
+    }
+  }
+  return best && { name: best.name, missing: best.missing };
+}

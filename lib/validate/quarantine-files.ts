@@ -5,7 +5,8 @@
  * a formula is neutralized.
  */
 import { join } from 'node:path';
-import { writeAtomically } from '../files/folders';
+import { writeAllAtomically } from '../files/folders';
+import { neutralize } from '../csv-formula';
 import type { RecordError } from './compile';
 
 export interface QuarantineRow {
@@ -16,17 +17,6 @@ export interface QuarantineRow {
   record: Record<string, unknown>;
   errors: RecordError[];
   rule_version: string;
-}
-
-const FORMULA = /^[=+\-@\t\r]/;
-const NUMBER = /^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$/;
-
-/**
- * A cell starting with = + - @ tab or CR is a formula to Excel and LibreOffice: it gets a
- * leading apostrophe, unless it is a plain number such as -3.5.
- */
-export function neutralize(cell: string): string {
-  return FORMULA.test(cell) && !NUMBER.test(cell) ? `'${cell}` : cell;
 }
 
 function csvCell(value: unknown): string {
@@ -51,9 +41,16 @@ export function rejectedCsv(rows: readonly QuarantineRow[]): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
-/** `<source>.<batch>`: the source name without its extension, made safe for a file name. */
+/** Characters of the source name kept: with `.<batch>.rejected.csv.<pid>.tmp` a file name stays under 255 bytes. */
+const BASE_CHARS = 200;
+
+/** `<source>.<batch>`: the source name without its extension, made safe (and short enough) for a file name. */
 export function quarantineBase(sourceName: string | undefined, batch: number | undefined): string {
-  const name = (sourceName || 'records').replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_') || 'records';
+  const name =
+    (sourceName || 'records')
+      .replace(/\.[^.]*$/, '')
+      .replace(/[^\w.-]+/g, '_')
+      .slice(0, BASE_CHARS) || 'records';
   return batch === undefined ? `${name}.${Date.now()}` : `${name}.${batch}`;
 }
 
@@ -62,7 +59,10 @@ export interface QuarantineFiles {
   errors: string;
 }
 
-/** Writes `<base>.rejected.csv` and `<base>.errors.json` into `dir`; a replayed batch writes the same again. */
+/**
+ * Writes `<base>.rejected.csv` and `<base>.errors.json` into `dir`, both or neither; a
+ * replayed batch writes the same again.
+ */
 export async function writeQuarantineFiles(
   dir: string,
   base: string,
@@ -71,11 +71,13 @@ export async function writeQuarantineFiles(
 ): Promise<QuarantineFiles> {
   const csv = join(dir, `${base}.rejected.csv`);
   const errors = join(dir, `${base}.errors.json`);
-  await writeAtomically(csv, rejectedCsv(rows));
   const detail = {
     ...about,
     rows: rows.map((r) => ({ line: r.line_no, rule_version: r.rule_version, errors: r.errors })),
   };
-  await writeAtomically(errors, `${JSON.stringify(detail, null, 2)}\n`);
+  await writeAllAtomically([
+    [csv, rejectedCsv(rows)],
+    [errors, `${JSON.stringify(detail, null, 2)}\n`],
+  ]);
   return { csv, errors };
 }

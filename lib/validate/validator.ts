@@ -3,8 +3,8 @@
  * `msg.profile`, or `auto` by the batch's columns), compile it once, and split the
  * batch into silver rows and quarantine rows.
  */
-import { compileRules, rejectAll, unpack, type CompiledRules } from './compile';
-import { detectProfile, PROFILES } from './profiles';
+import { compileRules, rejectAll, unpack, type CompiledRules, type RecordError } from './compile';
+import { closestProfile, detectProfile, PROFILES } from './profiles';
 import type { QuarantineRow } from './quarantine-files';
 import { silverRows, type SilverRow } from './silver-rows';
 
@@ -16,6 +16,21 @@ export interface ValidatedBatch {
   valid: number;
   silver: SilverRow[];
   quarantine: QuarantineRow[];
+}
+
+/**
+ * A value as PostgreSQL's jsonb can keep it (`silver.quarantine`'s record and errors):
+ * jsonb cannot hold a NUL character, so each becomes U+FFFD, in keys too (bronze keeps
+ * the bytes as received).
+ */
+export function storable(value: unknown): unknown {
+  if (typeof value === 'string')
+    return value.includes('\u0000') ? value.replaceAll('\u0000', '\ufffd') : value;
+  if (Array.isArray(value)) return value.map(storable);
+  if (value && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)]));
+  }
+  return value;
 }
 
 export class Validator {
@@ -43,8 +58,11 @@ export class Validator {
     return c;
   }
 
-  /** The rule set for a batch, or why none fits (auto). */
-  private choose(profile: unknown, records: readonly unknown[]): CompiledRules | string {
+  /** The rule set for a batch, or why none fits (auto) and the columns missing, if known. */
+  private choose(
+    profile: unknown,
+    records: readonly unknown[],
+  ): CompiledRules | { reason: string; field: string } {
     const name = typeof profile === 'string' && profile ? profile : this.profile;
     if (name !== 'auto') return this.rulesFor(name);
     // the columns of the first record that could be read (an unreadable one has none)
@@ -59,15 +77,23 @@ export class Validator {
     if (!first) return this.rulesFor('iot-temp');
     const columns = Object.keys(first.fields);
     const found = detectProfile(columns);
-    return found
-      ? this.rulesFor(found)
-      : `no built-in profile has the columns of this batch (${columns.slice(0, 8).join(', ')}): choose one, or write a custom rule set`;
+    if (found) return this.rulesFor(found);
+    const closest = closestProfile(columns);
+    const needs = closest?.missing.length
+      ? `; the closest, ${closest.name}, needs ${closest.missing.join(', ')}`
+      : '';
+    return {
+      reason: `no built-in profile has the columns of this batch (${columns.slice(0, 8).join(', ')})${needs}: choose one, or write a custom rule set`,
+      field: closest?.missing.join(',') ?? '',
+    };
   }
 
   validate(records: readonly unknown[], profile?: unknown, sourceName?: string): ValidatedBatch {
     const rules = this.choose(profile, records);
-    const fits = typeof rules !== 'string';
-    const out = fits ? rules.validate(records) : { valid: [], invalid: rejectAll(records, rules) };
+    const fits = !('reason' in rules);
+    const out = fits
+      ? rules.validate(records)
+      : { valid: [], invalid: rejectAll(records, rules.reason, rules.field) };
     const ruleVersion = fits ? rules.rules.version : 'auto';
     return {
       table: fits ? `silver.${rules.rules.table}` : null,
@@ -78,8 +104,8 @@ export class Validator {
         ...(r.line !== undefined ? { line_no: r.line } : {}),
         ...(r.key !== undefined ? { source_key: r.key } : {}),
         source_name: sourceName ?? null,
-        record: r.input,
-        errors: r.errors,
+        record: storable(r.input) as Record<string, unknown>,
+        errors: storable(r.errors) as RecordError[],
         rule_version: ruleVersion,
       })),
     };

@@ -49,27 +49,35 @@ export = (RED: NodeAPI) => {
         text: `${compactNumber(kept)} kept${replayed ? ` · ${compactNumber(replayed)} replayed` : ''}`,
       });
 
-    const keep = async (msg: Msg): Promise<NodeMessage> => {
+    /**
+     * Writes the batch's files and passes the rows on to silver.quarantine. When the files
+     * cannot be written (a full disk, no permission) the rows still go on — the table keeps
+     * them and the run completes — and the error says what happened.
+     */
+    const keep = async (msg: Msg): Promise<{ out: NodeMessage; error?: Error }> => {
       if (!folder) throw folderError!;
       const rows = (Array.isArray(msg.payload) ? msg.payload : [msg.payload]) as QuarantineRow[];
-      if (!rows.length) return msg;
-      await mkdir(folder, { recursive: true });
-      const files = await writeQuarantineFiles(
-        folder,
-        quarantineBase(msg.source?.name, msg.source?.batch),
-        rows,
-        {
+      if (!rows.length) return { out: msg };
+      const base = quarantineBase(msg.source?.name, msg.source?.batch);
+      try {
+        await mkdir(folder, { recursive: true });
+        const files = await writeQuarantineFiles(folder, base, rows, {
           source: msg.source?.name ?? null,
           source_key: msg.source?.key ?? msg.source?.sha256 ?? null,
           batch: msg.source?.batch ?? null,
           run_id: msg.run?.id ?? null,
           what_to_do:
             'fix the records (or the rules, then replay) and drop the corrected file into the landing folder',
-        },
-      );
-      kept += rows.length;
-      show();
-      return Object.assign(msg, { quarantine: files });
+        });
+        kept += rows.length;
+        show();
+        return { out: Object.assign(msg, { quarantine: files }) };
+      } catch (err) {
+        const message = `cannot write ${base}.rejected.csv and ${base}.errors.json into ${folder} (${
+          (err as Error).message
+        }): the ${rows.length} rejected records go on to silver.quarantine without them; free space on that disk or let Node-RED write the folder`;
+        return { out: Object.assign(msg, { quarantine: { error: message } }), error: new Error(message) };
+      }
     };
 
     const replay = async (msg: Msg, send: (m: Array<NodeMessage | null>) => void) => {
@@ -102,7 +110,10 @@ export = (RED: NodeAPI) => {
     this.on('input', (msg: Msg, send, done) => {
       const work = msg.replay
         ? replay(msg, send).then(() => undefined)
-        : keep(msg).then((out) => send([out, null]));
+        : keep(msg).then(({ out, error }) => {
+            send([out, null]);
+            if (error) throw error;
+          });
       work.then(
         () => done(),
         (err: Error) => {

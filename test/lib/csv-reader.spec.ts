@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CsvFileReader,
+  FileChangedError,
   recordFromRaw,
   type CsvLayout,
   type CsvReadOptions,
@@ -323,6 +333,109 @@ describe('lib/files/csv-reader', () => {
         await outcome(path, { maxRecordBytes: 200, chunkBytes: 7 }),
         await outcome(path, { maxRecordBytes: 200 }),
       );
+    });
+
+    it('turns a line longer than maxRecordBytes into one error record, over any number of chunks', async () => {
+      const long = `2,${'x'.repeat(1000)}`;
+      const path = file(`id,v\n1,a\n${long}\r\n3,c\n${long}`);
+      for (const chunkBytes of [7, 64, 4096]) {
+        const { records, layout, reader } = await readAll(path, { maxRecordBytes: 200, chunkBytes });
+        const error = (line: number) =>
+          `line ${line} could not be parsed: it is longer than 200 bytes (its bytes are kept in bronze)`;
+        assert.deepEqual(
+          plain(records),
+          [
+            { line_no: 2, raw: '1,a', fields: { id: '1', v: 'a' } },
+            { line_no: 3, raw: long, error: error(3) },
+            { line_no: 4, raw: '3,c', fields: { id: '3', v: 'c' } },
+            { line_no: 5, raw: long, error: error(5) },
+          ],
+          `chunks of ${chunkBytes} bytes`,
+        );
+        assert.equal(reader.rowsRead, 4);
+        assert.deepEqual(recordFromRaw(layout, 3, records[1].raw, 200), records[1]);
+      }
+    });
+
+    it('fails the whole file (rule long-line) on a line longer than maxLineBytes, without holding it', async () => {
+      const path = file(`id,v\n1,a\n2,${'x'.repeat(5000)}\n3,c\n`);
+      for (const chunkBytes of [7, 256, 65536]) {
+        const reader = new CsvFileReader(path, {
+          batchSize: 1,
+          chunkBytes,
+          maxRecordBytes: 100,
+          maxLineBytes: 1000,
+        });
+        await assert.rejects(
+          (async () => {
+            for await (const b of reader.read()) assert.ok(b.records.every((r) => r.line_no < 3));
+          })(),
+          (err: unknown) => {
+            assert.ok(err instanceof WholeFileError);
+            assert.equal(err.rule, 'long-line');
+            assert.equal(err.line, 3);
+            assert.match(err.message, /^line 3 is longer than 1000 bytes without a line break/);
+            return true;
+          },
+          `chunks of ${chunkBytes} bytes`,
+        );
+      }
+    });
+
+    describe('a file that changes while it is read', () => {
+      const lines = Array.from({ length: 400 }, (_, i) => `${i},value ${i}`);
+      const content = `id,v\n${lines.join('\n')}\n`;
+
+      /** Reads in batches of 50 records, calling `meddle` after the first batch. */
+      async function readWhile(path: string, meddle: () => void) {
+        const reader = new CsvFileReader(path, { batchSize: 50, chunkBytes: 256 });
+        const got: FileRecord[] = [];
+        let error: unknown;
+        try {
+          for await (const batch of reader.read()) {
+            if (!got.length) meddle();
+            got.push(...batch.records);
+          }
+        } catch (err) {
+          error = err;
+        }
+        return { got, error };
+      }
+
+      it('stops with FileChangedError when it is truncated, sending no line the cut went through', async () => {
+        const path = file(content);
+        const { got, error } = await readWhile(path, () => truncateSync(path, content.length - 1000 - 3));
+        assert.ok(error instanceof FileChangedError, String(error));
+        assert.equal((error as FileChangedError).code, 'changed');
+        assert.match(
+          (error as Error).message,
+          /changed while it was read \(\d+ bytes, modified .*; now \d+ bytes/,
+        );
+        assert.ok(got.length < lines.length);
+        for (const r of got) assert.equal(r.raw.toString(), lines[r.line_no - 2], `line ${r.line_no} whole`);
+      });
+
+      it('stops with FileChangedError when it grows', async () => {
+        const path = file(content);
+        const { error } = await readWhile(path, () => appendFileSync(path, '400,late\n'));
+        assert.ok(error instanceof FileChangedError, String(error));
+      });
+
+      it('reads a file renamed meanwhile to its end: the open file is the same', async () => {
+        const path = file(content);
+        const { got, error } = await readWhile(path, () => renameSync(path, `${path}.moved`));
+        assert.equal(error, undefined);
+        assert.equal(got.length, lines.length);
+      });
+
+      it('refuses to open a file that differs from what was claimed', async () => {
+        const path = file(content);
+        const reader = new CsvFileReader(path, {
+          batchSize: 50,
+          expect: { size: content.length + 1, mtimeMs: 0 },
+        });
+        await assert.rejects(reader.open(), FileChangedError);
+      });
     });
 
     it('turns a quote opened near the end into an error record for its line only', async () => {

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -10,6 +19,7 @@ import {
   moveInto,
   sha256File,
   StabilityTracker,
+  writeAllAtomically,
   writeAtomically,
 } from '../../lib/files/folders';
 
@@ -100,6 +110,26 @@ describe('lib/files/folders', () => {
     await writeAtomically(path, '{"n":2}\n');
     assert.equal(readFileSync(path, 'utf8'), '{"n":2}\n');
     assert.deepEqual(readdirSync(dir), ['a.csv.error.json']);
+  });
+
+  it('writes files that belong together all or none, and leaves no temporary file when a write fails', async () => {
+    const a = join(dir, 'b.rejected.csv');
+    const b = join(dir, 'b.errors.json');
+    mkdirSync(`${b}.${process.pid}.tmp`); // the second write fails (EISDIR), as on a full disk
+    await assert.rejects(
+      writeAllAtomically([
+        [a, 'line_no\r\n'],
+        [b, '{}'],
+      ]),
+      { code: 'EISDIR' },
+    );
+    rmSync(`${b}.${process.pid}.tmp`, { recursive: true });
+    assert.deepEqual(readdirSync(dir), [], 'neither file, no temporary file');
+    await writeAllAtomically([
+      [a, 'line_no\r\n'],
+      [b, '{}'],
+    ]);
+    assert.deepEqual(readdirSync(dir).sort(), ['b.errors.json', 'b.rejected.csv']);
   });
 
   describe('sha256File', () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { neutralize } from '../../lib/csv-formula';
 import {
-  neutralize,
   quarantineBase,
   rejectedCsv,
   writeQuarantineFiles,
@@ -41,6 +41,11 @@ describe('lib/validate/quarantine-files', () => {
     assert.equal(quarantineBase('IOT-temp.csv', 3), 'IOT-temp.3');
     assert.equal(quarantineBase('../../etc/pass wd.csv', 0), '.._.._etc_pass_wd.0');
     assert.match(quarantineBase(undefined, undefined), /^records\.\d+$/);
+    assert.equal(
+      quarantineBase(`${'x'.repeat(250)}.csv`, 12),
+      `${'x'.repeat(200)}.12`,
+      'a file name under 255 bytes',
+    );
   });
 
   it('writes both files whole, and the same again for a replayed batch', async () => {

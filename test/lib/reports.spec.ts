@@ -61,6 +61,11 @@ describe('reports: parameters, statements and CSV', () => {
     );
     assert.equal(rowsAsCsv([]), '');
     assert.equal(
+      rowsAsCsv([{ location_id: "=cmd|' /C calc'!A0", note: '@SUM(1+1)', t: '-3.5', n: -2, s: '+1+x' }]),
+      `location_id,note,t,n,s\r\n'=cmd|' /C calc'!A0,'@SUM(1+1),-3.5,-2,'+1+x\r\n`,
+      'formula cells (a location read from a hostile file) are neutralized, numbers are not',
+    );
+    assert.equal(
       csvFileName('quarantine-rules', new Date('2026-11-24T15:30:00.123Z')),
       'quarantine-rules-20261124T153000Z.csv',
     );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { compileRules, type RecordError } from '../../lib/validate/compile';
 import { compileDateFormat, DateFormatError, parseTimestamp } from '../../lib/validate/date-format';
-import { detectProfile, inputColumns, PROFILES } from '../../lib/validate/profiles';
+import { closestProfile, detectProfile, inputColumns, PROFILES } from '../../lib/validate/profiles';
 import { RuleSetError, type RuleSetInput } from '../../lib/validate/rules';
 import { silverRows } from '../../lib/validate/silver-rows';
 import { Validator } from '../../lib/validate/validator';
@@ -41,6 +41,20 @@ describe('lib/validate/date-format', () => {
       assert.equal(f.parse(bad, 'UTC'), undefined, bad);
     }
     assert.equal(f.parse('29-02-2024 10:00', 'UTC'), utc('2024-02-29T10:00:00'), 'a leap day');
+  });
+
+  it('keeps years before 100 and far in the future as written, and has no year 0', () => {
+    const f = compileDateFormat('yyyy-mm-dd HH:MM:SS');
+    const iso = (s: string) => new Date(f.parse(s, 'UTC')!).toISOString();
+    assert.equal(iso('0001-01-01 00:00:00'), '0001-01-01T00:00:00.000Z');
+    assert.equal(iso('0099-12-31 23:59:59'), '0099-12-31T23:59:59.000Z');
+    assert.equal(iso('9999-12-31 23:59:59'), '9999-12-31T23:59:59.000Z');
+    assert.equal(iso('0004-02-29 12:00:00'), '0004-02-29T12:00:00.000Z', 'year 4 was a leap year');
+    assert.equal(f.parse('0003-02-29 12:00:00', 'UTC'), undefined);
+    assert.equal(f.parse('0000-01-01 00:00:00', 'UTC'), undefined);
+    assert.equal(parseTimestamp('0000-06-01T00:00:00Z', [], 'UTC'), undefined);
+    assert.equal(parseTimestamp('0001-01-01T00:30:00+01:00', [], 'UTC'), undefined, 'year 0 in UTC');
+    assert.equal(parseTimestamp('0001-01-01T00:00:00Z', [], 'UTC'), Date.parse('0001-01-01T00:00:00Z'));
   });
 
   it('reads naive timestamps in the given time zone, across daylight saving time', () => {
@@ -376,6 +390,48 @@ describe('lib/validate/validator', () => {
     assert.deepEqual(
       none.quarantine.map((q) => [q.line_no, q.source_name, q.rule_version, q.errors[0].rule]),
       [[4, 'b.csv', 'auto', 'profile']],
+    );
+  });
+
+  it('refuses a NUL character in text (PostgreSQL text cannot hold it) and keeps the record storable as jsonb', () => {
+    const v = new Validator('iot-temp', '');
+    const out = v.validate([
+      {
+        line_no: 2,
+        raw: Buffer.alloc(0),
+        fields: { ...reading, 'room_id/id': 'Room\u0000A', 'x\u0000': 'y' },
+      },
+    ]);
+    assert.equal(out.valid, 0);
+    const [row] = out.quarantine;
+    assert.deepEqual(
+      row.errors.map((e) => [e.field, e.rule, e.value, e.expected]),
+      [['room_id', 'type', 'Room\ufffdA', 'text without NUL characters']],
+    );
+    assert.equal(row.record['room_id/id'], 'Room\ufffdA');
+    assert.equal(row.record['x\ufffd'], 'y');
+    const nul: unknown[] = [];
+    JSON.stringify(row, (k, v) => {
+      for (const s of [k, v]) if (typeof s === 'string' && s.includes('\u0000')) nul.push(s);
+      return v;
+    });
+    assert.deepEqual(nul, [], 'no NUL left for jsonb');
+  });
+
+  it('names the columns the closest profile lacks when none fits', () => {
+    const campus = inputColumns(PROFILES['iot-environment']);
+    assert.deepEqual(closestProfile(campus.filter((c) => c !== 'location_id')), {
+      name: 'iot-environment',
+      missing: ['location_id'],
+    });
+    assert.equal(closestProfile(['Date', 'CO(GT)']), undefined);
+    const v = new Validator('auto', '');
+    const fields = Object.fromEntries(campus.filter((c) => c !== 'location_id').map((c) => [c, '1']));
+    const [row] = v.validate([{ line_no: 5, raw: Buffer.alloc(0), fields }]).quarantine;
+    assert.deepEqual([row.errors[0].field, row.errors[0].rule], ['location_id', 'profile']);
+    assert.match(
+      row.errors[0].message,
+      /^line 5: no built-in profile has the columns of this batch \(.*\); the closest, iot-environment, needs location_id: choose one/,
     );
   });
 

@@ -32,7 +32,14 @@ export interface RunningNodeRed {
  * flows.json) as the flow file. Resolves once the flows are started; `stop` removes a userDir it made.
  */
 export async function startNodeRed(
-  opts: { flows?: object[]; env?: Record<string, string>; cwd?: string; userDir?: string } = {},
+  opts: {
+    flows?: object[];
+    env?: Record<string, string>;
+    cwd?: string;
+    userDir?: string;
+    /** A command Node-RED runs under, e.g. `setpriv --reuid=nobody …` (another user). */
+    wrap?: string[];
+  } = {},
 ): Promise<RunningNodeRed> {
   const repo = resolve(__dirname, '..', '..');
   if (!existsSync(join(repo, 'dist', 'nodes'))) throw new Error('dist/ is missing: run npm run build');
@@ -43,20 +50,25 @@ export async function startNodeRed(
   linkFlowModules(userDir, nodeRedDir(), repo);
   if (opts.flows) writeFileSync(join(userDir, 'flows.json'), JSON.stringify(opts.flows));
   const port = await freePort(0);
-  const proc = spawnCollecting(
+  const command = [
+    ...(opts.wrap ?? []),
     process.execPath,
-    [redJs(), '--userDir', userDir, '--settings', join(repo, 'dist', 'bin', 'settings.js')],
-    {
-      cwd: opts.cwd ?? userDir,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        NODE_RED_CREDENTIAL_SECRET: 'test-secret',
-        ...opts.env,
-      },
+    redJs(),
+    '--userDir',
+    userDir,
+    '--settings',
+    join(repo, 'dist', 'bin', 'settings.js'),
+  ];
+  const proc = spawnCollecting(command[0], command.slice(1), {
+    cwd: opts.cwd ?? userDir,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NODE_RED_CREDENTIAL_SECRET: 'test-secret',
+      ...opts.env,
     },
-  );
+  });
   await proc.waitFor(/Server now running at/, 60_000);
   if (existsSync(join(userDir, 'flows.json'))) await proc.waitFor(/Started flows/, 60_000);
   return {
