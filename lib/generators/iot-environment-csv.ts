@@ -6,6 +6,7 @@
  * a daily cycle with a hash-based wiggle; plain arithmetic and `toFixed` only, so the
  * bytes are the same on every machine. About 70 bytes a row.
  */
+import { Random } from '../sim/random';
 import { writeGeneratedCsv } from './csv-file';
 
 export const IOT_ENVIRONMENT_HEADER =
@@ -47,7 +48,36 @@ export function iotEnvironmentLine(i: number): string {
   ].join(',');
 }
 
-/** Writes a header and `rows` data lines (LF); resolves with the file size in bytes. */
-export function writeIotEnvironmentCsv(path: string, rows: number): Promise<number> {
-  return writeGeneratedCsv(path, IOT_ENVIRONMENT_HEADER, rows, iotEnvironmentLine);
+/**
+ * Row `i` made invalid for the profile, its key kept: the humidity above its maximum
+ * (rule `max`) for even rows, the temperature not a number (rule `type`) for odd ones.
+ */
+export function invalidIotEnvironmentLine(i: number): string {
+  const fields = iotEnvironmentLine(i).split(',');
+  if (i % 2 === 0) fields[3] = '150.00';
+  else fields[2] = 'ERR';
+  return fields.join(',');
+}
+
+/** `count` distinct row numbers in 0…rows-1 picked by a seeded generator, ascending. */
+export function seededRows(rows: number, count: number, seed: number): number[] {
+  if (count > rows) throw new Error(`cannot pick ${count} of ${rows} rows`);
+  const random = new Random(seed);
+  const picked = new Set<number>();
+  while (picked.size < count) picked.add(random.int(rows));
+  return [...picked].sort((a, b) => a - b);
+}
+
+/**
+ * Writes a header and `rows` data lines (LF), the rows numbered in `invalid` made invalid
+ * by invalidIotEnvironmentLine; resolves with the file size in bytes.
+ */
+export function writeIotEnvironmentCsv(
+  path: string,
+  rows: number,
+  invalid: ReadonlySet<number> = new Set(),
+): Promise<number> {
+  return writeGeneratedCsv(path, IOT_ENVIRONMENT_HEADER, rows, (i) =>
+    invalid.has(i) ? invalidIotEnvironmentLine(i) : iotEnvironmentLine(i),
+  );
 }

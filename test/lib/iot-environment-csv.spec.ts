@@ -6,6 +6,7 @@ import { CsvFileReader, type FileRecord } from '../../lib/files/csv-reader';
 import {
   IOT_ENVIRONMENT_HEADER,
   iotEnvironmentLine,
+  seededRows,
   writeIotEnvironmentCsv,
 } from '../../lib/generators/iot-environment-csv';
 import { Validator } from '../../lib/validate/validator';
@@ -81,5 +82,29 @@ describe('lib/generators/iot-environment-csv', () => {
       keys.add(`${location} ${timestamp}`);
     }
     assert.equal(keys.size, 10_000);
+  });
+
+  it('makes the seeded rows invalid, each for one rule, keys kept, the others valid', async () => {
+    const invalid = seededRows(1000, 40, 7);
+    assert.deepEqual(seededRows(1000, 40, 7), invalid, 'the same seed picks the same rows');
+    assert.notDeepEqual(seededRows(1000, 40, 8), invalid);
+    assert.equal(new Set(invalid).size, 40);
+    assert.ok(invalid.every((i, k) => i >= 0 && i < 1000 && (k === 0 || invalid[k - 1] < i)));
+    const path = join(dir, 'invalid.csv');
+    await writeIotEnvironmentCsv(path, 1000, new Set(invalid));
+    const records: FileRecord[] = [];
+    for await (const batch of new CsvFileReader(path, { batchSize: 250 }).read())
+      records.push(...batch.records);
+    const out = new Validator('iot-environment', '').validate(records, undefined, 'invalid.csv');
+    assert.equal(out.silver.length, 960);
+    assert.deepEqual(
+      out.quarantine.map((q) => q.line_no),
+      invalid.map((i) => i + 2),
+    );
+    const rules = out.quarantine.map((q) => (q.errors as Array<{ rule: string }>).map((e) => e.rule));
+    assert.deepEqual(
+      rules,
+      invalid.map((i) => [i % 2 === 0 ? 'max' : 'type']),
+    );
   });
 });

@@ -93,7 +93,7 @@ export interface BundledOptions {
  * Loads the bundled flow on `url` with its landing folder `<work>/landing` (created, as
  * `npm start` does) and quarantine folder `<work>/quarantine`. What the options leave
  * out is disabled, as a user disables nodes. Returns the messages the "refused" and
- * "not stored" debug nodes get, and the environment's restore.
+ * "not stored" debug nodes get, the environment's restore and the flow loaded (to deploy again).
  */
 export async function loadBundled(url: string, work: string, options: BundledOptions = {}) {
   const { mqtt, simulators = false, overrides = {}, disable = [], extra = [] } = options;
@@ -128,6 +128,15 @@ export async function loadBundled(url: string, work: string, options: BundledOpt
     ...sims.filter((id) => !simulators || (!mqtt && needBroker(id))),
     ...disable,
   ]);
+  const flow = PIPELINE.map((n) => {
+    if (n.type === 'debug') return { id: n.id, z: n.z, g: n.g, type: 'helper', name: n.name };
+    if (disabled.has(n.id)) return { ...n, d: true };
+    const changed = { ...n, ...overrides[n.id] };
+    if (n.type === 'medallion-simulator') {
+      Object.assign(changed, { autoStart: false, topic: `${mqtt?.topicPrefix}/${String(changed.topic)}` });
+    }
+    return changed;
+  }).concat(extra);
   await helper.load(
     [
       ...CORE,
@@ -142,15 +151,7 @@ export async function loadBundled(url: string, work: string, options: BundledOpt
       mqttIngestNode,
       simulatorNode,
     ],
-    PIPELINE.map((n) => {
-      if (n.type === 'debug') return { id: n.id, z: n.z, g: n.g, type: 'helper', name: n.name };
-      if (disabled.has(n.id)) return { ...n, d: true };
-      const changed = { ...n, ...overrides[n.id] };
-      if (n.type === 'medallion-simulator') {
-        Object.assign(changed, { autoStart: false, topic: `${mqtt?.topicPrefix}/${String(changed.topic)}` });
-      }
-      return changed;
-    }).concat(extra),
+    flow,
   );
   const seen: Record<string, NodeMessage[]> = {};
   for (const [group, name] of [
@@ -164,7 +165,7 @@ export async function loadBundled(url: string, work: string, options: BundledOpt
       got.push(m),
     );
   }
-  return { seen, restore };
+  return { seen, restore, flow };
 }
 
 /**

@@ -60,3 +60,17 @@ export async function goldMismatches(url: string, sizes: number[], relative = 1e
   );
   return { mismatches: rows, windows };
 }
+
+/**
+ * `goldMismatches` once gold has caught up: gold is written after silver commits (an MQTT
+ * batch is acknowledged at silver), so the newest windows may lag silver for a moment.
+ * Asks again until there is no mismatch or `ms` have passed; the last answer's first five.
+ */
+export async function goldMismatchesSettled(url: string, sizes: number[], ms = 30_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const { mismatches } = await goldMismatches(url, sizes);
+    if (!mismatches.length || Date.now() > until) return mismatches.slice(0, 5);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
