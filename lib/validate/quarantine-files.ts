@@ -4,6 +4,7 @@
  * every error. Each appears whole or not at all, and a cell a spreadsheet would run as
  * a formula is neutralized.
  */
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAllAtomically } from '../files/folders';
 import { neutralize } from '../csv-formula';
@@ -80,4 +81,44 @@ export async function writeQuarantineFiles(
     [errors, `${JSON.stringify(detail, null, 2)}\n`],
   ]);
   return { csv, errors };
+}
+
+/** Where a rejected batch came from, written into its `.errors.json`. */
+export interface RejectedBatchSource {
+  name?: string;
+  key?: string;
+  batch?: number;
+  runId?: string;
+}
+
+/**
+ * The quarantine node's files for one batch: `writeQuarantineFiles` into `dir` (created
+ * when missing). When they cannot be written (a full disk, no permission) the rows still
+ * belong in silver.quarantine, so this does not fail: it says why, for the node to report.
+ */
+export async function keepRejectedBatch(
+  dir: string,
+  rows: readonly QuarantineRow[],
+  source: RejectedBatchSource,
+): Promise<{ files: QuarantineFiles; error?: undefined } | { files?: undefined; error: string }> {
+  const base = quarantineBase(source.name, source.batch);
+  try {
+    await mkdir(dir, { recursive: true });
+    const files = await writeQuarantineFiles(dir, base, rows, {
+      source: source.name ?? null,
+      source_key: source.key ?? null,
+      batch: source.batch ?? null,
+      run_id: source.runId ?? null,
+      what_to_do:
+        'fix the records (or the rules, then replay) and drop the corrected file into the landing folder',
+    });
+    return { files };
+  } catch (err) {
+    return {
+      error:
+        `cannot write ${base}.rejected.csv and ${base}.errors.json into ${dir} (${(err as Error).message}): ` +
+        `the ${rows.length} rejected records go on to silver.quarantine without them; ` +
+        'free space on that disk or let Node-RED write the folder',
+    };
+  }
 }

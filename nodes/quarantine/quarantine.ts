@@ -1,13 +1,8 @@
-import { mkdir } from 'node:fs/promises';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { resolveFolder } from '../../lib/files/folders';
 import { numberOr, textOrEnv } from '../../lib/form-values';
 import { compactNumber, throttledStatus } from '../../lib/status';
-import {
-  quarantineBase,
-  writeQuarantineFiles,
-  type QuarantineRow,
-} from '../../lib/validate/quarantine-files';
+import { keepRejectedBatch, type QuarantineRow } from '../../lib/validate/quarantine-files';
 import { takeForReplay } from '../../lib/validate/quarantine-store';
 import type { PgConfigNode } from '../pg-config/pg-config-node';
 
@@ -49,35 +44,26 @@ export = (RED: NodeAPI) => {
         text: `${compactNumber(kept)} kept${replayed ? ` · ${compactNumber(replayed)} replayed` : ''}`,
       });
 
-    /**
-     * Writes the batch's files and passes the rows on to silver.quarantine. When the files
-     * cannot be written (a full disk, no permission) the rows still go on — the table keeps
-     * them and the run completes — and the error says what happened.
-     */
+    /** Writes the batch's files and passes the rows on to silver.quarantine, even when the files could not be written. */
     const keep = async (msg: Msg): Promise<{ out: NodeMessage; error?: Error }> => {
       if (!folder) throw folderError!;
       const rows = (Array.isArray(msg.payload) ? msg.payload : [msg.payload]) as QuarantineRow[];
       if (!rows.length) return { out: msg };
-      const base = quarantineBase(msg.source?.name, msg.source?.batch);
-      try {
-        await mkdir(folder, { recursive: true });
-        const files = await writeQuarantineFiles(folder, base, rows, {
-          source: msg.source?.name ?? null,
-          source_key: msg.source?.key ?? msg.source?.sha256 ?? null,
-          batch: msg.source?.batch ?? null,
-          run_id: msg.run?.id ?? null,
-          what_to_do:
-            'fix the records (or the rules, then replay) and drop the corrected file into the landing folder',
-        });
-        kept += rows.length;
-        show();
-        return { out: Object.assign(msg, { quarantine: files }) };
-      } catch (err) {
-        const message = `cannot write ${base}.rejected.csv and ${base}.errors.json into ${folder} (${
-          (err as Error).message
-        }): the ${rows.length} rejected records go on to silver.quarantine without them; free space on that disk or let Node-RED write the folder`;
-        return { out: Object.assign(msg, { quarantine: { error: message } }), error: new Error(message) };
+      const result = await keepRejectedBatch(folder, rows, {
+        name: msg.source?.name,
+        key: msg.source?.key ?? msg.source?.sha256,
+        batch: msg.source?.batch,
+        runId: msg.run?.id,
+      });
+      if (result.error !== undefined) {
+        return {
+          out: Object.assign(msg, { quarantine: { error: result.error } }),
+          error: new Error(result.error),
+        };
       }
+      kept += rows.length;
+      show();
+      return { out: Object.assign(msg, { quarantine: result.files }) };
     };
 
     const replay = async (msg: Msg, send: (m: Array<NodeMessage | null>) => void) => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { neutralize } from '../../lib/csv-formula';
 import {
+  keepRejectedBatch,
   quarantineBase,
   rejectedCsv,
   writeQuarantineFiles,
@@ -63,6 +64,38 @@ describe('lib/validate/quarantine-files', () => {
         source: 'IOT-temp.csv',
         rows: [{ line: 3, rule_version: 'v1', errors: [error] }],
       });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a batch in a folder it creates, with where it came from; says why when it cannot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medallion-q-'));
+    try {
+      const rows: QuarantineRow[] = [
+        { line_no: 7, record: { temp: '61' }, errors: [error], rule_version: 'v1' },
+      ];
+      const source = { name: 'IOT-temp.csv', key: 'abc', batch: 2, runId: 'r1' };
+      const kept = await keepRejectedBatch(join(dir, 'new'), rows, source);
+      assert.equal(kept.error, undefined);
+      assert.deepEqual(readdirSync(join(dir, 'new')).sort(), [
+        'IOT-temp.2.errors.json',
+        'IOT-temp.2.rejected.csv',
+      ]);
+      const detail = JSON.parse(readFileSync(kept.files!.errors, 'utf8'));
+      assert.deepEqual(
+        [detail.source, detail.source_key, detail.batch, detail.run_id],
+        ['IOT-temp.csv', 'abc', 2, 'r1'],
+      );
+
+      // a file where the folder should be: ENOTDIR, even as root
+      writeFileSync(join(dir, 'blocked'), '');
+      const refused = await keepRejectedBatch(join(dir, 'blocked', 'q'), rows, source);
+      assert.equal(refused.files, undefined);
+      assert.match(
+        refused.error ?? '',
+        /^cannot write IOT-temp\.2\.rejected\.csv and IOT-temp\.2\.errors\.json into .*blocked\/q \(.*ENOTDIR.*\): the 1 rejected records go on to silver\.quarantine/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
