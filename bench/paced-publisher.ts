@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { connectAsync } from 'mqtt';
-import { burstMessages } from '../test/support/burst-publisher';
+import { burstMessages, windowed } from '../test/support/burst-publisher';
 
 /** A reading as published: its silver key (location_id, ts in ms) and when it was published (ms). */
 export type PublishedReading = [locationId: string, tsMs: number, publishedMs: number];
@@ -29,24 +29,20 @@ async function publishPaced(
   rate: number,
 ): Promise<number[]> {
   const pub = await connectAsync(url, { clientId: `paced-pub-${randomBytes(4).toString('hex')}` });
+  const window = windowed(pub);
   const publishedAt: number[] = [];
-  // at most 10 000 unacknowledged, as burst-publisher: QoS 1 packet ids run out at 65 535
-  const unacked = new Set<Promise<unknown>>();
   const started = performance.now();
   while (publishedAt.length < messages.length) {
     const due = Math.min(messages.length, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
     while (publishedAt.length < due) {
-      if (unacked.size >= 10_000) await Promise.race(unacked);
+      await window.free();
       const m = messages[publishedAt.length];
       publishedAt.push(Date.now());
-      const p: Promise<unknown> = pub
-        .publishAsync(m.topic, m.text, { qos: 1 })
-        .finally(() => unacked.delete(p));
-      unacked.add(p);
+      window.send(m.topic, m.text);
     }
     await new Promise((r) => setTimeout(r, 1));
   }
-  await Promise.all(unacked);
+  await window.drained();
   await pub.endAsync();
   return publishedAt;
 }

@@ -1,26 +1,30 @@
 /**
- * The broker restarts under load: a burst of campus readings (test/support/burst-publisher.ts
- * in its own process, as a gateway) is handed to the test's own Mosquitto (persistence on,
- * the README's recommended settings) and drains through mqtt ingest → bronze → validate →
- * silver of the bundled flow at the pack's sustained rate (the MQTT benchmark's) when the
- * broker is stopped gracefully and started again. Every reading the broker accepted is in
- * silver, once.
+ * The broker restarts under load: the test's own Mosquitto (persistence on, the README's
+ * recommended settings) is stopped gracefully for 2 s and started again while campus
+ * readings flow through mqtt ingest → bronze → validate → silver of the bundled flow:
+ * - a gateway (bench/paced-publisher.ts in its own process) publishes at the MQTT
+ *   benchmark's latency rate, 5 000 readings a second, before, during and after the
+ *   restart; as any MQTT.js client it keeps what the broker has not acknowledged and sends
+ *   it again once reconnected, so a reading may reach the pack twice;
+ * - a burst (test/support/burst-publisher.ts) handed to the broker first drains through mqtt
+ *   ingest at the pack's full rate, with tens of thousands received and not yet acknowledged
+ *   at the stop, which the broker must deliver again.
+ * Every reading the gateway published is in bronze and silver, once.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { groupMembers, loadBundled, memberOf } from '../support/bundled';
-import { createTestDatabase, query, type TestDatabase } from '../support/db';
-import { reportOutcome } from '../support/faults';
+import { query } from '../support/db';
+import { emptyTables, faultRig, pacedPublisher, reportOutcome, stopPublisher } from '../support/faults';
 import { helper, statuses, waitFor } from '../support/flow';
-import { privateMosquitto, type PrivateMosquitto } from '../support/mqtt';
 import { poll, spawnCollecting, type Spawned } from '../support/processes';
 
 const repo = resolve(__dirname, '..', '..');
-const PUBLISHER = join(repo, 'test', 'support', 'burst-publisher.ts');
+const BURST_PUBLISHER = join(repo, 'test', 'support', 'burst-publisher.ts');
 const BURST = 60_000;
+const RATE = 5_000;
+const SECONDS = 14;
 const DOWN_MS = 2_000;
 /** README, "MQTT delivery": persistence (privateMosquitto sets it), a queue above the burst, sessions kept. */
 const RECOMMENDED = ['max_queued_messages 1000000', 'persistent_client_expiration 7d'];
@@ -28,62 +32,46 @@ const INGEST = memberOf('Sensors (MQTT)', 'medallion-mqtt-ingest');
 
 describe('faults: the broker restarts under load (private Mosquitto)', function () {
   this.timeout(300_000);
-  let db: TestDatabase;
-  let broker: PrivateMosquitto;
-  let work: string;
-  let restore: () => void = () => undefined;
-  let publisher: Spawned | undefined;
+  const rig = faultRig('broker_outage', RECOMMENDED);
 
-  before(async () => {
-    db = await createTestDatabase('broker_outage');
-    broker = await privateMosquitto(RECOMMENDED);
-    work = mkdtempSync(join(tmpdir(), 'medallion-broker-down-'));
-  });
-  after(async () => {
-    if (publisher?.child.exitCode === null) {
-      publisher.child.kill('SIGKILL');
-      await publisher.exited(10_000);
-    }
+  afterEach(async () => {
+    await stopPublisher(rig.publisher);
     await helper.unload();
-    restore();
-    await broker?.dispose();
-    rmSync(work, { recursive: true, force: true });
-    await db?.drop();
+    await emptyTables(rig.db.url);
   });
 
-  const silver = async () =>
+  const stored = async () =>
     (
       await query<{ stored: number; keys: number; bronze: number }>(
-        db.url,
+        rig.db.url,
         `SELECT (SELECT count(*)::int FROM silver.environment_readings) AS stored,
                 (SELECT count(DISTINCT (location_id, ts))::int FROM silver.environment_readings) AS keys,
                 (SELECT count(*)::int FROM bronze.records) AS bronze`,
       )
     )[0];
 
-  it('a graceful restart while a burst drains through mqtt ingest: 0 lost, 0 doubled', async () => {
-    const prefix = `broker-down-${randomBytes(3).toString('hex')}`;
-    ({ restore } = await loadBundled(db.url, work, {
-      mqtt: { url: broker.url, clientId: `broker-down-${prefix}`, topicPrefix: prefix },
+  async function load(prefix: string) {
+    ({ restore: rig.restore } = await loadBundled(rig.db.url, rig.work, {
+      mqtt: { url: rig.broker.url, clientId: `broker-down-${prefix}`, topicPrefix: prefix },
       disable: groupMembers('Gold'),
     }));
     await waitFor(() => statuses(INGEST).some((s) => s.fill === 'green'), 15_000, 'mqtt ingest connected');
-    publisher = spawnCollecting(
-      process.execPath,
-      ['-r', 'tsx/cjs', PUBLISHER, broker.url, prefix, String(BURST)],
-      { cwd: repo },
-    );
-    await publisher.waitFor(/^published \d+/m, 120_000);
-    const expected = BURST;
+  }
+
+  /**
+   * Once `flowing` readings are in silver: the broker stopped for DOWN_MS and started again.
+   * Resolves with what mqtt ingest held unacknowledged at the stop, the readings in silver
+   * when the broker came back, and the ms from its start until mqtt ingest was connected again.
+   */
+  async function restartBroker(flowing: number) {
     await poll(
-      async () => ((await silver()).stored > expected / 4 ? true : undefined),
+      async () => ((await stored()).stored > flowing ? true : undefined),
       60_000,
-      'a quarter of the stream in silver',
+      `${flowing} readings in silver`,
       50,
     );
-    // under load: messages received and not yet acknowledged, which the broker must deliver again
     const unackedAtStop = /(\S+)\/\S+ unacked/.exec(statuses(INGEST).at(-1)?.text ?? '')?.[1];
-    await broker.stop();
+    await rig.broker.stop();
     const stoppedAt = Date.now();
     await waitFor(
       () => /^disconnected/.test(statuses(INGEST).at(-1)?.text ?? ''),
@@ -92,8 +80,8 @@ describe('faults: the broker restarts under load (private Mosquitto)', function 
     );
     const down = DOWN_MS - (Date.now() - stoppedAt);
     if (down > 0) await new Promise((r) => setTimeout(r, down)); // the outage lasts this long
-    const atRestart = (await silver()).stored;
-    await broker.start();
+    const atRestart = (await stored()).stored;
+    await rig.broker.start();
     const upAt = Date.now();
     const marks = statuses(INGEST).length;
     await waitFor(
@@ -104,29 +92,80 @@ describe('faults: the broker restarts under load (private Mosquitto)', function 
       30_000,
       `mqtt ingest connected again (${JSON.stringify(statuses(INGEST).slice(-3))})`,
     );
-    const recoveryMs = Date.now() - upAt;
+    return { unackedAtStop, atRestart, recoveryMs: Date.now() - upAt };
+  }
+
+  /** Waits for `expected` readings in silver and every message acknowledged; checks each is there once. */
+  async function assertEachOnce(expected: number) {
     const s = await poll(
       async () => {
-        const now = await silver();
+        const now = await stored();
         return now.stored >= expected ? now : undefined;
       },
       120_000,
       `${expected} readings in silver`,
       250,
     );
-    assert.ok(unackedAtStop && unackedAtStop !== '0', `unacknowledged at the stop: ${unackedAtStop}`);
     assert.deepEqual(s, { stored: expected, keys: expected, bronze: expected });
     await waitFor(
       () => /\b0\/\d+ unacked/.test(statuses(INGEST).at(-1)?.text ?? ''),
       10_000,
       'all acknowledged',
     );
+    return s;
+  }
+
+  function start(publisher: Spawned): Spawned {
+    rig.publisher = publisher;
+    return publisher;
+  }
+
+  it(`a graceful restart while a gateway publishes ${RATE}/s: 0 lost, 0 doubled`, async () => {
+    const prefix = `broker-down-${randomBytes(3).toString('hex')}`;
+    await load(prefix);
+    const expected = RATE * SECONDS;
+    const pub = start(
+      pacedPublisher(rig.broker.url, prefix, RATE, SECONDS, join(rig.work, 'published.json')),
+    );
+    const { unackedAtStop, atRestart, recoveryMs } = await restartBroker(RATE * 2);
+    const stillPublishing = pub.child.exitCode === null && !/^published/m.test(pub.output());
+    await pub.waitFor(/^published \d+/m, 120_000);
+    const s = await assertEachOnce(expected);
+    assert.ok(stillPublishing, 'the gateway was still publishing when the broker came back');
     reportOutcome({
-      fault: `Mosquitto restarted (${DOWN_MS / 1000} s down) under a ${BURST} burst`,
+      fault: `Mosquitto restarted (${DOWN_MS / 1000} s down) while a gateway publishes ${RATE}/s`,
       expected,
       stored: s.stored,
       doubled: s.stored - s.keys,
       lost: expected - s.keys,
+      recoveryMs,
+      note: `${unackedAtStop} unacknowledged at the stop, ${atRestart} in silver when it came back`,
+    });
+  });
+
+  it('a graceful restart while a burst drains through mqtt ingest: 0 lost, 0 doubled', async () => {
+    const prefix = `broker-burst-${randomBytes(3).toString('hex')}`;
+    await load(prefix);
+    const pub = start(
+      spawnCollecting(
+        process.execPath,
+        ['-r', 'tsx/cjs', BURST_PUBLISHER, rig.broker.url, prefix, String(BURST)],
+        {
+          cwd: repo,
+        },
+      ),
+    );
+    await pub.waitFor(/^published \d+/m, 120_000);
+    // under load: messages received and not yet acknowledged, which the broker must deliver again
+    const { unackedAtStop, atRestart, recoveryMs } = await restartBroker(BURST / 4);
+    const s = await assertEachOnce(BURST);
+    assert.ok(unackedAtStop && unackedAtStop !== '0', `unacknowledged at the stop: ${unackedAtStop}`);
+    reportOutcome({
+      fault: `Mosquitto restarted (${DOWN_MS / 1000} s down) under a ${BURST} burst`,
+      expected: BURST,
+      stored: s.stored,
+      doubled: s.stored - s.keys,
+      lost: BURST - s.keys,
       recoveryMs,
       note: `${unackedAtStop} unacknowledged at the stop, ${atRestart} in silver when it came back`,
     });

@@ -7,16 +7,20 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLED, loadBundled, memberOf } from '../support/bundled';
-import { createTestDatabase, query, type TestDatabase } from '../support/db';
-import { batchesCommittedAfter, dropCampusFile, pacedPublisher, reportOutcome } from '../support/faults';
+import { query } from '../support/db';
+import {
+  batchesCommittedAfter,
+  dropCampusFile,
+  faultRig,
+  pacedPublisher,
+  reportOutcome,
+} from '../support/faults';
 import { helper, statuses, waitFor } from '../support/flow';
 import { goldMismatchesSettled } from '../support/gold';
-import { privateMosquitto, type PrivateMosquitto } from '../support/mqtt';
-import { poll, type Spawned } from '../support/processes';
+import { poll } from '../support/processes';
 import type { FlowNode } from '../support/landing-flow';
 
 const DEPLOYS = 20;
@@ -34,35 +38,14 @@ type Held = Record<string, number>;
 
 describe('faults: 20 full redeploys while a file and an MQTT stream flow', function () {
   this.timeout(300_000);
-  let db: TestDatabase;
-  let broker: PrivateMosquitto;
-  let work: string;
-  let restore: () => void = () => undefined;
-  let publisher: Spawned | undefined;
-
-  before(async () => {
-    db = await createTestDatabase('redeploy');
-    broker = await privateMosquitto(['max_queued_messages 0']);
-    work = mkdtempSync(join(tmpdir(), 'medallion-redeploy-'));
-  });
-  after(async () => {
-    if (publisher?.child.exitCode === null) {
-      publisher.child.kill('SIGKILL');
-      await publisher.exited(10_000);
-    }
-    await helper.unload();
-    restore();
-    await broker?.dispose();
-    rmSync(work, { recursive: true, force: true });
-    await db?.drop();
-  });
+  const rig = faultRig('redeploy', ['max_queued_messages 0']);
 
   /** The pool's connections (PostgreSQL's view) and this process's handles of the kinds a leak leaves. */
   async function held(): Promise<Held> {
     const [{ n }] = await query<{ n: number }>(
-      db.url,
+      rig.db.url,
       'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
-      [db.name, APP],
+      [rig.db.name, APP],
     );
     const out: Held = { 'pool clients': n };
     for (const kind of HANDLES) out[kind] = 0;
@@ -101,18 +84,19 @@ describe('faults: 20 full redeploys while a file and an MQTT stream flow', funct
 
   it('stores every row once and leaks no pool client, socket, watcher or timer', async () => {
     const prefix = `redeploy-${randomBytes(3).toString('hex')}`;
-    const loaded = await loadBundled(db.url, work, {
-      mqtt: { url: broker.url, clientId: `redeploy-${prefix}`, topicPrefix: prefix },
+    const loaded = await loadBundled(rig.db.url, rig.work, {
+      mqtt: { url: rig.broker.url, clientId: `redeploy-${prefix}`, topicPrefix: prefix },
     });
-    restore = loaded.restore;
+    rig.restore = loaded.restore;
     await deploy(loaded.flow);
     const baseline = await held();
 
-    publisher = pacedPublisher(broker.url, prefix, RATE, SECONDS, join(work, 'published.json'));
-    await dropCampusFile(join(work, 'landing'), 'campus.csv', ROWS, INVALID, 31);
+    const publisher = pacedPublisher(rig.broker.url, prefix, RATE, SECONDS, join(rig.work, 'published.json'));
+    rig.publisher = publisher;
+    await dropCampusFile(join(rig.work, 'landing'), 'campus.csv', ROWS, INVALID, 31);
     const committedAfter = (since: Date, what: string) =>
       poll(
-        async () => ((await batchesCommittedAfter(db.url, since)) > 0 ? true : undefined),
+        async () => ((await batchesCommittedAfter(rig.db.url, since)) > 0 ? true : undefined),
         30_000,
         what,
         50,
@@ -138,7 +122,7 @@ describe('faults: 20 full redeploys while a file and an MQTT stream flow', funct
           mqtt: number;
           mqttKeys: number;
         }>(
-          db.url,
+          rig.db.url,
           `SELECT (SELECT status FROM medallion.runs) AS run,
                   (SELECT count(*)::int FROM silver.environment_readings WHERE location_id::int < 1000) AS file,
                   (SELECT count(DISTINCT (location_id, ts))::int FROM silver.environment_readings
@@ -160,12 +144,12 @@ describe('faults: 20 full redeploys while a file and an MQTT stream flow', funct
       mqttKeys: messages,
     });
     const [q] = await query<{ n: number; lines: number }>(
-      db.url,
+      rig.db.url,
       'SELECT count(*)::int AS n, count(DISTINCT line_no)::int AS lines FROM silver.quarantine',
     );
     assert.deepEqual(q, { n: INVALID, lines: INVALID });
-    assert.deepEqual(await goldMismatchesSettled(db.url, [3600, 86400]), []);
-    assert.deepEqual(readdirSync(join(work, 'landing', 'processed')), ['campus.csv']);
+    assert.deepEqual(await goldMismatchesSettled(rig.db.url, [3600, 86400]), []);
+    assert.deepEqual(readdirSync(join(rig.work, 'landing', 'processed')), ['campus.csv']);
 
     await deploy(loaded.flow);
     const after = await settledAtMost(baseline);

@@ -5,7 +5,7 @@
  * the messages are made and it begins, `published <count>` once the broker has them all.
  */
 import { randomBytes } from 'node:crypto';
-import { connectAsync } from 'mqtt';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { Simulator } from '../../lib/sim/simulator';
 
 export function burstMessages(prefix: string, count: number, start = Date.now()) {
@@ -27,18 +27,52 @@ export function burstMessages(prefix: string, count: number, start = Date.now())
     .map((m) => ({ topic: m.topic, text: JSON.stringify(m.payload) }));
 }
 
-/** Publishes at full speed (at most 10 000 unacknowledged: QoS 1 packet ids run out at 65 535). */
+/**
+ * QoS 1 publishing with at most `max` messages unacknowledged (packet ids run out at
+ * 65 535): wait for `free()`, then `send`. A
+ * message the broker has not acknowledged when the connection drops is sent again by
+ * MQTT.js once reconnected. Counted with callbacks: racing thousands of pending promises
+ * once per message would keep a reaction per promise per race (out of memory while the
+ * broker is away).
+ */
+export function windowed(client: MqttClient, max = 10_000) {
+  let unacked = 0;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const settled = (err?: Error) => {
+    unacked--;
+    failure ??= err;
+    wake?.();
+  };
+  const slot = () => new Promise<void>((resolve) => (wake = resolve));
+  return {
+    /** Resolves once fewer than `max` messages are unacknowledged. */
+    async free(): Promise<void> {
+      while (unacked >= max) await slot();
+      if (failure) throw failure;
+    },
+    /** Hands `text` to MQTT.js at QoS 1 (after `free()`). */
+    send(topic: string, text: string): void {
+      unacked++;
+      client.publish(topic, text, { qos: 1 }, (err) => settled(err ?? undefined));
+    },
+    /** Resolves once the broker has acknowledged every message published. */
+    async drained(): Promise<void> {
+      while (unacked > 0) await slot();
+      if (failure) throw failure;
+    },
+  };
+}
+
+/** Publishes at full speed. */
 export async function publishAll(url: string, messages: ReadonlyArray<{ topic: string; text: string }>) {
   const pub = await connectAsync(url, { clientId: `burst-pub-${randomBytes(4).toString('hex')}` });
-  const unacked = new Set<Promise<unknown>>();
+  const window = windowed(pub);
   for (const m of messages) {
-    const p: Promise<unknown> = pub
-      .publishAsync(m.topic, m.text, { qos: 1 })
-      .finally(() => unacked.delete(p));
-    unacked.add(p);
-    if (unacked.size >= 10_000) await Promise.race(unacked);
+    await window.free();
+    window.send(m.topic, m.text);
   }
-  await Promise.all(unacked);
+  await window.drained();
   await pub.endAsync();
 }
 

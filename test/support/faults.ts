@@ -3,11 +3,14 @@
  * `medallion.batches` shows it, and one outcome line per fault (rows expected /
  * stored / doubled / lost, recovery time) in the shape the README's table copies.
  */
-import { renameSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Pool } from 'pg';
 import { seededRows, writeIotEnvironmentCsv } from '../../lib/generators/iot-environment-csv';
-import { query } from './db';
+import { createTestDatabase, query, type TestDatabase } from './db';
+import { helper } from './flow';
+import { privateMosquitto, type PrivateMosquitto } from './mqtt';
 import { spawnCollecting, type Spawned } from './processes';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -82,5 +85,55 @@ export function pacedPublisher(
     process.execPath,
     ['-r', 'tsx/cjs', PACED, url, prefix, String(rate), String(seconds), out],
     { cwd: REPO },
+  );
+}
+
+/** What a fault test of the bundled flow runs on: its own database, Mosquitto and work folder. */
+export interface FaultRig {
+  db: TestDatabase;
+  broker: PrivateMosquitto;
+  work: string;
+  /** The environment the loaded flow changed (loadBundled's restore), undone after. */
+  restore: () => void;
+  /** The gateway of the test, killed after if still publishing. */
+  publisher?: Spawned;
+}
+
+/** Kills a publisher that is still running and waits for it to exit. */
+export async function stopPublisher(publisher: Spawned | undefined): Promise<void> {
+  if (publisher?.child.exitCode !== null) return;
+  publisher.child.kill('SIGKILL');
+  await publisher.exited(10_000);
+}
+
+/**
+ * Registers the mocha hooks of a fault test: before, a test database, a private Mosquitto
+ * (`mosquitto` lines added to its configuration) and a work folder; after, the publisher
+ * stopped, the flow unloaded, its environment restored, then all three removed.
+ */
+export function faultRig(label: string, mosquitto: string[]): FaultRig {
+  const rig = { restore: () => undefined } as unknown as FaultRig;
+  before(async () => {
+    rig.db = await createTestDatabase(label);
+    rig.broker = await privateMosquitto(mosquitto);
+    rig.work = mkdtempSync(join(tmpdir(), `medallion-${label}-`));
+  });
+  after(async () => {
+    await stopPublisher(rig.publisher);
+    await helper.unload();
+    rig.restore();
+    await rig.broker?.dispose();
+    if (rig.work) rmSync(rig.work, { recursive: true, force: true });
+    await rig.db?.drop();
+  });
+  return rig;
+}
+
+/** Empties every table the bundled flow writes, for the next test on the same database. */
+export async function emptyTables(url: string): Promise<void> {
+  await query(
+    url,
+    `TRUNCATE bronze.records, silver.environment_readings, silver.quarantine, gold.metric_windows,
+              gold.anomalies, medallion.batches, medallion.runs, medallion.files, medallion.file_events`,
   );
 }
