@@ -7,12 +7,22 @@ import type { Pool, PoolClient } from 'pg';
  * unhandled `error` and crash the process. This listens for it — the running query
  * fails with the same error — and releases a client that failed or errored for
  * destruction instead of reuse.
+ *
+ * The listener goes on in pool.connect's callback, not after an `await`: a client
+ * freed by a `pool.query` is handed over while its socket's data is still being read,
+ * and when that read also holds the server's FATAL (a fast shutdown right after the
+ * query), the error is emitted before an awaiting caller would resume.
  */
 export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (err: Error) => (broken = err);
-  client.on('error', onError);
+  const client = await new Promise<PoolClient>((resolve, reject) =>
+    pool.connect((err, c) => {
+      if (err || !c) return reject(err ?? new Error('the pool gave no client'));
+      c.on('error', onError);
+      resolve(c);
+    }),
+  );
   try {
     return await fn(client);
   } catch (err) {
