@@ -13,7 +13,14 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../bin/embedded-postgres';
 import { BUNDLED, loadBundled, memberOf } from '../support/bundled';
 import { query } from '../support/db';
-import { batchesCommittedAfter, dropCampusFile, pacedPublisher, reportOutcome } from '../support/faults';
+import {
+  batchesCommittedAfter,
+  dropCampusFile,
+  emptyTables,
+  pacedPublisher,
+  reportOutcome,
+  stopPublisher,
+} from '../support/faults';
 import { helper, statuses, waitFor } from '../support/flow';
 import { goldMismatchesSettled } from '../support/gold';
 import { privateMosquitto, type PrivateMosquitto } from '../support/mqtt';
@@ -58,11 +65,9 @@ describe('faults: PostgreSQL down (private PostgreSQL and Mosquitto, the bundled
     work = mkdtempSync(join(tmpdir(), 'medallion-pg-down-work-'));
   });
   afterEach(async () => {
-    if (publisher?.child.exitCode === null) {
-      publisher.child.kill('SIGKILL');
-      await publisher.exited(10_000);
-    }
+    await stopPublisher(publisher);
     await helper.unload();
+    await emptyTables(pg.url).catch(() => undefined); // the next test starts from empty tables (the server may be down)
     restore();
     rmSync(work, { recursive: true, force: true });
   });
@@ -81,18 +86,41 @@ describe('faults: PostgreSQL down (private PostgreSQL and Mosquitto, the bundled
     }));
   }
 
-  /** Waits until the file's run is complete and the stream's `messages` readings are in silver. */
+  /** Starts the stopped PostgreSQL again; resolves with the ms from its start to the first batch committed. */
+  async function startAgain(): Promise<number> {
+    const restartedAt = new Date();
+    pg = await startEmbeddedPostgres(root);
+    const upAt = Date.now();
+    return poll(
+      async () => ((await batchesCommittedAfter(pg.url, restartedAt)) > 0 ? Date.now() - upAt : undefined),
+      60_000,
+      'a batch committed once the database is up',
+      50,
+    );
+  }
+
+  /**
+   * Waits until the file's run is complete and the stream's `messages` readings are in silver;
+   * on a timeout, says where each layer got to and what the flow's nodes showed last.
+   */
   async function allStored(messages: number) {
     let seen = 'nothing yet';
     return poll(
       async () => {
         const [run] = await query<{ status: string }>(pg.url, 'SELECT status FROM medallion.runs');
         const [mqtt] = await query<{ stored: number }>(pg.url, MQTT_SILVER);
-        seen = `run ${run?.status}, ${mqtt.stored} readings in silver, mqtt ingest: ${statuses(INGEST).at(-1)?.text}`;
+        const layers = await query<{ layer: string; n: number }>(
+          pg.url,
+          'SELECT layer, count(*)::int AS n FROM medallion.batches GROUP BY layer ORDER BY layer',
+        );
+        const nodes = BUNDLED.filter(
+          (n) => n.type.startsWith('medallion-') && helper.getNode(n.id)?.status,
+        ).map((n) => `${n.name || n.type}: ${statuses(n.id).at(-1)?.text}`);
+        seen = `run ${run?.status}, ${mqtt.stored} readings in silver, batches ${JSON.stringify(layers)}; ${nodes.join('; ')}`;
         return run?.status === 'complete' && mqtt.stored >= messages ? true : undefined;
       },
       180_000,
-      `the file's run complete and ${messages} readings in silver (${seen})`,
+      () => `the file's run complete and ${messages} readings in silver (${seen})`,
     );
   }
 
@@ -131,14 +159,6 @@ describe('faults: PostgreSQL down (private PostgreSQL and Mosquitto, the bundled
     return { file, mqtt, quarantined };
   }
 
-  async function emptyTables() {
-    await query(
-      pg.url,
-      `TRUNCATE bronze.records, silver.environment_readings, silver.quarantine, gold.metric_windows,
-                gold.anomalies, medallion.batches, medallion.runs, medallion.files, medallion.file_events`,
-    );
-  }
-
   it('stopped for a few seconds mid-file and mid-stream: retries, then every row once', async () => {
     const prefix = `pg-down-${randomBytes(3).toString('hex')}`;
     await load(prefix);
@@ -170,15 +190,7 @@ describe('faults: PostgreSQL down (private PostgreSQL and Mosquitto, the bundled
     );
     const down = OUTAGE_MS - (Date.now() - stoppedAt);
     if (down > 0) await new Promise((r) => setTimeout(r, down)); // the outage lasts this long
-    const restartedAt = new Date();
-    pg = await startEmbeddedPostgres(root);
-    const upAt = Date.now();
-    const recoveryMs = await poll(
-      async () => ((await batchesCommittedAfter(pg.url, restartedAt)) > 0 ? Date.now() - upAt : undefined),
-      60_000,
-      'a batch committed after the restart',
-      50,
-    );
+    const recoveryMs = await startAgain();
     await pub.waitFor(/^published \d+/m, 60_000);
     await allStored(messages);
     const { file, mqtt } = await assertExactlyOnce(messages);
@@ -207,7 +219,6 @@ describe('faults: PostgreSQL down (private PostgreSQL and Mosquitto, the bundled
       lost: messages - mqtt.keys,
       recoveryMs,
     });
-    await emptyTables();
   });
 
   it('down at start: says so, the file waits in the landing folder, the readings stay unacknowledged', async () => {
@@ -233,15 +244,7 @@ describe('faults: PostgreSQL down (private PostgreSQL and Mosquitto, the bundled
     assert.deepEqual(readdirSync(join(work, 'landing')).sort(), ['campus.csv']);
     assert.ok(!existsSync(join(work, 'landing', 'processing', 'campus.csv')));
 
-    const restartedAt = new Date();
-    pg = await startEmbeddedPostgres(root);
-    const upAt = Date.now();
-    const recoveryMs = await poll(
-      async () => ((await batchesCommittedAfter(pg.url, restartedAt)) > 0 ? Date.now() - upAt : undefined),
-      60_000,
-      'a batch committed once the database is up',
-      50,
-    );
+    const recoveryMs = await startAgain();
     await allStored(messages);
     const { file, mqtt } = await assertExactlyOnce(messages);
     assert.deepEqual(readdirSync(join(work, 'landing', 'processed')), ['campus.csv']);

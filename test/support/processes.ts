@@ -162,7 +162,7 @@ export function httpPost(
 export async function poll<T>(
   fn: () => Promise<T | undefined>,
   ms: number,
-  what: string,
+  what: string | (() => string),
   everyMs = 250,
 ): Promise<T> {
   const until = Date.now() + ms;
@@ -175,7 +175,9 @@ export async function poll<T>(
       lastError = err;
     }
     if (Date.now() > until)
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError}` : ''}`);
+      throw new Error(
+        `timed out waiting for ${typeof what === 'function' ? what() : what}${lastError ? `: ${lastError}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
