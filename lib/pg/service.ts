@@ -5,6 +5,8 @@ import { describeError, describeFailure, isConnectionError } from './errors';
 import { assertSchemaNames, type SchemaNames } from './identifiers';
 import { migrate, type MigrationResult } from './migrations';
 import type { ProgressKey } from './progress';
+import type { RetryInfo } from '../retry';
+import { untilReachable } from './retry-db';
 import { Runs } from './runs';
 
 export type PgStateName = 'connecting' | 'ready' | 'error' | 'closed';
@@ -126,6 +128,15 @@ export class PgService extends EventEmitter {
         );
     }
     return this.pending;
+  }
+
+  /**
+   * `ready()`, waiting through an outage: asks again with backoff (0.5 s doubling to 5 s)
+   * while the server is unreachable. Rejects when the service closes, `signal` aborts or
+   * the migrations fail. For nodes whose messages must not be lost to a short outage.
+   */
+  whenReady(signal?: AbortSignal, onRetry?: (info: RetryInfo) => void): Promise<void> {
+    return untilReachable(() => this.ready(), { signal, onRetry, maxMs: 5_000 });
   }
 
   /** Nodes report a failed statement here; connection failures turn the shared state red and start reconnecting. */

@@ -3,6 +3,7 @@ import { listOf } from '../../lib/form-values';
 import { Aggregator } from '../../lib/gold/aggregator';
 import { parseWindowSizes } from '../../lib/gold/windows';
 import { describeError } from '../../lib/pg/errors';
+import type { RetryInfo } from '../../lib/retry';
 import { compactNumber, throttledStatus } from '../../lib/status';
 import type { PgConfigNode } from '../pg-config/pg-config-node';
 
@@ -22,6 +23,12 @@ export = (RED: NodeAPI) => {
     const service = config?.service;
     const status = throttledStatus(this);
     const abort = new AbortController();
+    const retrying = (info: RetryInfo) =>
+      status.set({
+        fill: 'yellow',
+        shape: 'ring',
+        text: `retry ${info.retry}: ${describeError(info.error)}`,
+      });
     let aggregator: Aggregator | undefined;
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
     let windows = 0;
@@ -32,13 +39,7 @@ export = (RED: NodeAPI) => {
         percentiles: def.percentiles === true,
       };
       if (service && !setupError) {
-        aggregator = new Aggregator(service.pool, service.schemas, options, (info) =>
-          status.set({
-            fill: 'yellow',
-            shape: 'ring',
-            text: `retry ${info.retry}: ${describeError(info.error)}`,
-          }),
-        );
+        aggregator = new Aggregator(service.pool, service.schemas, options, retrying);
       }
     } catch (err) {
       setupError ??= (err as Error).message;
@@ -54,7 +55,7 @@ export = (RED: NodeAPI) => {
       const rows = (Array.isArray(msg.payload) ? msg.payload : [msg.payload]) as Record<string, unknown>[];
       const table = msg.silver?.table ?? msg.pg?.table;
       service!
-        .ready()
+        .whenReady(abort.signal, retrying)
         .then(() => aggregator!.windows(table, rows, abort.signal))
         .then(
           (updated) => {

@@ -3,6 +3,7 @@ import { DEFAULT_THRESHOLD, METHODS, type AnomalyMethod } from '../../lib/gold/a
 import { AnomalyDetector } from '../../lib/gold/anomaly-detector';
 import { listOf, numberOr, textOrEnv } from '../../lib/form-values';
 import { describeError } from '../../lib/pg/errors';
+import type { RetryInfo } from '../../lib/retry';
 import { progressKeyFrom, type MessageSource, type ProgressKey } from '../../lib/pg/progress';
 import { compactNumber, throttledStatus } from '../../lib/status';
 import type { PgConfigNode } from '../pg-config/pg-config-node';
@@ -33,6 +34,12 @@ export = (RED: NodeAPI) => {
     const service = config?.service;
     const status = throttledStatus(this);
     const abort = new AbortController();
+    const retrying = (info: RetryInfo) =>
+      status.set({
+        fill: 'yellow',
+        shape: 'ring',
+        text: `retry ${info.retry}: ${describeError(info.error)}`,
+      });
     const layer = def.layer?.trim() || 'anomalies';
     const method = (METHODS as readonly string[]).includes(def.method)
       ? (def.method as AnomalyMethod)
@@ -52,12 +59,7 @@ export = (RED: NodeAPI) => {
             min: Math.max(2, numberOr(def.minBaseline, 10)),
             metrics: listOf(def.metrics),
           },
-          (info) =>
-            status.set({
-              fill: 'yellow',
-              shape: 'ring',
-              text: `retry ${info.retry}: ${describeError(info.error)}`,
-            }),
+          retrying,
         );
         const env = (name: string) => RED.util.evaluateNodeProperty(name, 'env', this, {});
         const threshold = textOrEnv(def.threshold, def.thresholdType, env, 'threshold');
@@ -92,7 +94,7 @@ export = (RED: NodeAPI) => {
         return done(new Error(`anomaly: ${(err as Error).message}`));
       }
       service!
-        .ready()
+        .whenReady(abort.signal, retrying)
         .then(() => detector!.detect(msg.silver?.table ?? msg.pg?.table, rows, progress, abort.signal))
         .then(async (d) => {
           if (progress) await service!.committed(progress);

@@ -7,6 +7,7 @@ import pgWriteNode from '../../nodes/pg-write/pg-write';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, nextMessage, statuses, waitFor } from '../support/flow';
 import { pgWrite, type FlowNode } from '../support/landing-flow';
+import { pgProxy } from '../support/pg-proxy';
 
 type Windows = NodeMessage & { payload: WindowRow[]; gold: { windows: number } };
 type Caught = NodeMessage & { error: { message: string } };
@@ -34,9 +35,9 @@ describe('medallion-aggregate node (real PostgreSQL)', function () {
     await db.drop();
   });
 
-  function load(aggregate: Record<string, unknown> = {}) {
+  function load(aggregate: Record<string, unknown> = {}, url = db.url) {
     const flow: FlowNode[] = [
-      { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url: db.url, poolSize: 2 },
+      { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url, poolSize: 2 },
       { ...pgWrite('pgs', 'silver.environment_readings', 'silver'), wires: [['agg'], []] },
       {
         id: 'agg',
@@ -53,6 +54,40 @@ describe('medallion-aggregate node (real PostgreSQL)', function () {
     ];
     return helper.load([pgConfigNode, pgWriteNode, aggregateNode], flow);
   }
+
+  it('holds a batch that arrives while the database is away, and recomputes it once it is back', async () => {
+    const proxy = await pgProxy(db.url);
+    try {
+      await load({ windows: '1h', metrics: 'temperature_celsius' }, proxy.url);
+      const caught: Caught[] = [];
+      (helper.getNode('caught') as unknown as NodeJS.EventEmitter).on('input', (m: Caught) => caught.push(m));
+      const silver = { table: 'silver.environment_readings' };
+      const batch = [row('101', 0, 20), row('101', 10, 22)];
+      let got = nextMessage<Windows>('out');
+      helper.getNode('pgs').receive({ payload: batch, silver });
+      await got;
+
+      // the pool's idle connections cut: the shared state turns red (pg-write shows it)
+      await proxy.down();
+      await waitFor(() => statuses('pgs').at(-1)?.fill === 'red', 10_000, 'the database shown away');
+      got = nextMessage<Windows>('out');
+      helper.getNode('agg').receive({ payload: batch, silver });
+      await waitFor(
+        () => /^retry \d+/.test(statuses('agg').at(-1)?.text ?? ''),
+        10_000,
+        'aggregate retrying',
+      );
+      await proxy.up();
+      const windows = await got;
+      assert.deepEqual(
+        windows.payload.map((w) => [w.location_id, w.count, w.avg]),
+        [['101', 2, 21]],
+      );
+      assert.deepEqual(caught, []);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it('recomputes the windows a silver batch touched and keeps gold equal to silver as batches arrive', async () => {
     await load({ windows: '1h, 1d', metrics: 'temperature_celsius' });

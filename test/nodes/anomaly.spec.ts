@@ -7,6 +7,7 @@ import pgWriteNode from '../../nodes/pg-write/pg-write';
 import { createTestDatabase, query, type TestDatabase } from '../support/db';
 import { helper, nextMessage, statuses, waitFor } from '../support/flow';
 import { pgWrite, type FlowNode } from '../support/landing-flow';
+import { pgProxy } from '../support/pg-proxy';
 
 type Anomalies = NodeMessage & {
   payload: AnomalyRow[];
@@ -41,9 +42,9 @@ describe('medallion-anomaly node (real PostgreSQL)', function () {
     await db.drop();
   });
 
-  function load(anomaly: Record<string, unknown> = {}) {
+  function load(anomaly: Record<string, unknown> = {}, url = db.url) {
     const flow: FlowNode[] = [
-      { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url: db.url, poolSize: 2 },
+      { id: 'cfg', type: 'medallion-pg-config', name: 'db', connection: 'url', url, poolSize: 2 },
       { ...pgWrite('pgs', 'silver.environment_readings', 'silver'), wires: [['an'], []] },
       {
         id: 'an',
@@ -64,6 +65,34 @@ describe('medallion-anomaly node (real PostgreSQL)', function () {
     ];
     return helper.load([pgConfigNode, pgWriteNode, anomalyNode], flow);
   }
+
+  it('holds a batch that arrives while the database is away, and scores it once it is back', async () => {
+    const proxy = await pgProxy(db.url);
+    try {
+      await load({}, proxy.url);
+      const caught: Caught[] = [];
+      (helper.getNode('caught') as unknown as NodeJS.EventEmitter).on('input', (m: Caught) => caught.push(m));
+      const silver = { table: 'silver.environment_readings' };
+      let stored = nextMessage<Anomalies>('stored');
+      helper.getNode('pgs').receive({ payload: rows(0, 60), silver });
+      await stored;
+
+      await proxy.down();
+      await waitFor(() => statuses('pgs').at(-1)?.fill === 'red', 10_000, 'the database shown away');
+      stored = nextMessage<Anomalies>('stored');
+      helper.getNode('an').receive({ payload: rows(0, 60), silver });
+      await waitFor(() => /^retry \d+/.test(statuses('an').at(-1)?.text ?? ''), 10_000, 'anomaly retrying');
+      await proxy.up();
+      const again = await stored;
+      assert.deepEqual(
+        again.payload.map((a) => a.ts.toISOString()),
+        ['2024-05-01T08:30:00.000Z'],
+      );
+      assert.deepEqual(caught, []);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it('passes the batch on, stores the spike in gold.anomalies, and takes a new threshold from a message', async () => {
     await load();
