@@ -39,6 +39,15 @@ const catchAll = [
 const flow = (nodes: FlowNode[]) => nodes as Parameters<typeof helper.load>[1];
 const NODES = [pgConfigNode, pgWriteNode, aggregateNode, anomalyNode, reportNode];
 
+/** A pg-write into bronze.records, its output to `out`. */
+const BRONZE_WRITER = {
+  id: 'w',
+  type: 'medallion-pg-write',
+  pgConfig: 'cfg',
+  table: 'bronze.records',
+  wires: [['out'], []],
+};
+
 describe('SQL safety: names from configuration and messages (real PostgreSQL)', function () {
   this.timeout(30_000);
   let db: TestDatabase;
@@ -61,20 +70,7 @@ describe('SQL safety: names from configuration and messages (real PostgreSQL)', 
   beforeEach(async () => {
     db = await createTestDatabase('sql_safety');
     // migrations, and one row that must survive
-    await helper.load(
-      NODES,
-      flow([
-        cfg(db.url),
-        {
-          id: 'w',
-          type: 'medallion-pg-write',
-          pgConfig: 'cfg',
-          table: 'bronze.records',
-          wires: [['out'], []],
-        },
-        ...catchAll,
-      ]),
-    );
+    await helper.load(NODES, flow([cfg(db.url), BRONZE_WRITER, ...catchAll]));
     const stored = nextMessage('out');
     helper.getNode('w').receive({
       payload: [{ source_kind: 'file', source_key: 'canary', line_no: 1, raw: Buffer.from('x') }],
@@ -140,13 +136,7 @@ describe('SQL safety: names from configuration and messages (real PostgreSQL)', 
       NODES,
       flow([
         cfg(db.url),
-        {
-          id: 'w',
-          type: 'medallion-pg-write',
-          pgConfig: 'cfg',
-          table: 'bronze.records',
-          wires: [['out'], []],
-        },
+        BRONZE_WRITER,
         { id: 'agg', type: 'medallion-aggregate', pgConfig: 'cfg', windows: '1h', wires: [['out']] },
         {
           id: 'an',
