@@ -195,13 +195,14 @@ export class Ledger {
 
   /**
    * Marks the content loaded (only while we hold it; the lease stays ours until the
-   * run is complete); false when the claim was lost.
+   * run is complete); false when the claim was lost. Loaded by us already is true: the
+   * same statement asked again after its commit's reply was lost (the server stopping).
    */
   async markLoaded(sha256: string, instance: string, counts: FileCounts): Promise<boolean> {
     const { rowCount } = await this.pool.query(
       `UPDATE ${this.files} SET state = 'loaded', finished_at = now(), updated_at = now(),
               rows_read = $3, rows_skipped = $4, batches = $5
-        WHERE sha256 = $1 AND claimed_by = $2 AND state = 'claimed'`,
+        WHERE sha256 = $1 AND claimed_by = $2 AND state IN ('claimed', 'loaded')`,
       [sha256, instance, counts.rowsRead, counts.rowsSkipped, counts.batches],
     );
     return rowCount === 1;
