@@ -51,7 +51,7 @@ async function postgresVersion(): Promise<string> {
   const c = new Client({ connectionString: ADMIN_URL });
   await c.connect();
   try {
-    return String((await c.query<{ v: string }>('SHOW server_version')).rows[0].v);
+    return String((await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v);
   } finally {
     await c.end();
   }
