@@ -15,7 +15,8 @@
  *                settings in the bundled flow: polled every 250 ms, a file taken once its
  *                size held for 2 polls, so about half a second of it is waiting for the file
  *                to be complete
- * and prints rows/s with the ratios to the last saved schema-limit and naive runs.
+ * and prints rows/s with the ratios to the last saved schema-limit and naive runs (`npm run bench`
+ * runs those first, so there they are of the same run; bench/run-all.ts computes its own).
  *
  *   npm run bench:ours-file                     (BENCH_ROWS=… to change the size,
  *                                                BENCH_ONLY=file-branch,cli,latency to run only those)

@@ -48,10 +48,25 @@ export function saveResults(name: string, details: Record<string, unknown>): voi
 
 /**
  * Takes node-red-node-test-helper's sinon spies off Node.prototype (send, status, log, …):
- * they keep every call's arguments and stack, so a benchmark would measure the helper
- * recording every message (and hold every batch in memory) instead of Node-RED. Call it
- * after `helper.load`; it reaches into the helper's private sandbox.
+ * they keep every call's arguments and an Error with its stack, so a benchmark would measure
+ * the helper recording every message (and hold every batch in memory) instead of Node-RED.
+ * Restoring the prototype is not enough: Node-RED copies `Node.prototype.send` onto every
+ * node it creates (Node#updateWires), so the nodes the helper loaded keep the spy as their own
+ * `send`; it is put back to the real one on each of them. Call it after `helper.load`; it
+ * reaches into the helper's private sandbox and runtime.
  */
 export function withoutHelperSpies(helper: object): void {
-  (helper as { _sandbox: { restore(): void } })._sandbox.restore();
+  type Spied = { send?: { args?: unknown[] } };
+  const h = helper as {
+    _sandbox: { restore(): void };
+    _NodePrototype: { send: unknown };
+    _RED: { nodes: { eachNode(fn: (n: { id: string }) => void): void; getNode(id: string): Spied | null } };
+  };
+  h._sandbox.restore();
+  h._RED.nodes.eachNode(({ id }) => {
+    const node = h._RED.nodes.getNode(id);
+    if (node && Object.hasOwn(node, 'send') && Array.isArray(node.send?.args)) {
+      node.send = h._NodePrototype.send as Spied['send'];
+    }
+  });
 }

@@ -6,13 +6,15 @@
  * watches the messages reaching the flow's own debug nodes (runtime hooks) for
  * progress and outcomes, and prints the summary.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { constants, hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Client, Pool } from 'pg';
 import { parseCommand, UsageError, type IngestCommand, type StatusCommand } from '../lib/cli/args';
 import { headlessFlow, profileOption, type FlowNode, type HeadlessFlow } from '../lib/cli/headless-flow';
+import { heapRelaunch, RELAUNCHED_ENV } from '../lib/cli/heap';
 import { readStatus, statusText } from '../lib/cli/status';
 import { IngestReporter, type LogEntry } from '../lib/cli/reporter';
 import { exitCode, summarize, summaryText } from '../lib/cli/summary';
@@ -270,6 +272,39 @@ async function drained(folder: string, matches: (name: string) => boolean): Prom
   return processing.length === 0;
 }
 
+/**
+ * Runs the CLI again with these node arguments (lib/cli/heap.ts) and answers with its exit
+ * code. The child has a process group of its own, so a signal reaches it once (forwarded from
+ * here), and ends itself at once when this process dies (a kill -9 ends both).
+ */
+function relaunch(args: string[]): Promise<number> {
+  const child = spawn(process.execPath, args, {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, [RELAUNCHED_ENV]: '1' },
+    detached: true,
+  });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, forward);
+  return new Promise((resolve) => {
+    child.on('error', (err) => {
+      process.stderr.write(`medallion: cannot start node: ${err.message}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      for (const s of signals) process.off(s, forward);
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+    });
+  });
+}
+
+/** In a relaunched CLI: its parent gone (killed), it ends at once, as the parent did. */
+function endWithParent(): void {
+  if (!process.env[RELAUNCHED_ENV] || !process.send) return;
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  process.channel?.unref();
+}
+
 async function main(argv: string[]): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   let embedded: EmbeddedPostgres | undefined;
@@ -278,6 +313,10 @@ async function main(argv: string[]): Promise<number> {
     if (cmd.kind === 'help') {
       console.log(cmd.text);
       return 0;
+    }
+    if (cmd.kind === 'ingest') {
+      const args = heapRelaunch(__filename, argv, process.execArgv, process.env, cmd.batchSize);
+      if (args) return await relaunch(args);
     }
     const prepared = cmd.kind === 'ingest' ? prepare(cmd) : undefined;
     const db = await database(cmd.databaseUrl, say);
@@ -304,4 +343,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+endWithParent();
 main(process.argv.slice(2)).then((code) => process.exit(code));
