@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `medallion ingest <file|dir>` and `medallion status`: the file branch of the bundled
- * flow run headless — Node-RED in this process, in a temporary user directory, with
- * this pack's nodes — never a second implementation. The CLI only sets the flow up,
+ * flow run headless — Node-RED in this process (`ingest` first starts itself again under a
+ * heap limit, lib/cli/heap.ts), in a temporary user directory, with this pack's nodes —
+ * never a second implementation. The CLI only sets the flow up,
  * watches the messages reaching the flow's own debug nodes (runtime hooks) for
  * progress and outcomes, and prints the summary.
  */
