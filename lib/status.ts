@@ -4,12 +4,20 @@
  * change of colour or shape (e.g. green → red) shows at once.
  */
 
+import { describeError } from './pg/errors';
+import type { RetryInfo } from './retry';
+
 export type StatusFill = 'red' | 'green' | 'yellow' | 'blue' | 'grey';
 
 export interface StatusValue {
   fill?: StatusFill;
   shape?: 'ring' | 'dot';
   text?: string;
+}
+
+/** A database retry as a node shows it: yellow ring, `retry <n>: <reason>`. */
+export function retryingStatus(info: RetryInfo): StatusValue {
+  return { fill: 'yellow', shape: 'ring', text: `retry ${info.retry}: ${describeError(info.error)}` };
 }
 
 export interface StatusTarget {

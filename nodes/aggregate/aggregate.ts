@@ -2,9 +2,8 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { listOf } from '../../lib/form-values';
 import { Aggregator } from '../../lib/gold/aggregator';
 import { parseWindowSizes } from '../../lib/gold/windows';
-import { describeError } from '../../lib/pg/errors';
 import type { RetryInfo } from '../../lib/retry';
-import { compactNumber, throttledStatus } from '../../lib/status';
+import { compactNumber, retryingStatus, throttledStatus } from '../../lib/status';
 import type { PgConfigNode } from '../pg-config/pg-config-node';
 
 interface AggregateDef extends NodeDef {
@@ -23,12 +22,7 @@ export = (RED: NodeAPI) => {
     const service = config?.service;
     const status = throttledStatus(this);
     const abort = new AbortController();
-    const retrying = (info: RetryInfo) =>
-      status.set({
-        fill: 'yellow',
-        shape: 'ring',
-        text: `retry ${info.retry}: ${describeError(info.error)}`,
-      });
+    const retrying = (info: RetryInfo) => status.set(retryingStatus(info));
     let aggregator: Aggregator | undefined;
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
     let windows = 0;

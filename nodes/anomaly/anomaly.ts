@@ -2,10 +2,9 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DEFAULT_THRESHOLD, METHODS, type AnomalyMethod } from '../../lib/gold/anomaly';
 import { AnomalyDetector } from '../../lib/gold/anomaly-detector';
 import { listOf, numberOr, textOrEnv } from '../../lib/form-values';
-import { describeError } from '../../lib/pg/errors';
 import type { RetryInfo } from '../../lib/retry';
 import { progressKeyFrom, type MessageSource, type ProgressKey } from '../../lib/pg/progress';
-import { compactNumber, throttledStatus } from '../../lib/status';
+import { compactNumber, retryingStatus, throttledStatus } from '../../lib/status';
 import type { PgConfigNode } from '../pg-config/pg-config-node';
 
 interface AnomalyDef extends NodeDef {
@@ -34,12 +33,7 @@ export = (RED: NodeAPI) => {
     const service = config?.service;
     const status = throttledStatus(this);
     const abort = new AbortController();
-    const retrying = (info: RetryInfo) =>
-      status.set({
-        fill: 'yellow',
-        shape: 'ring',
-        text: `retry ${info.retry}: ${describeError(info.error)}`,
-      });
+    const retrying = (info: RetryInfo) => status.set(retryingStatus(info));
     const layer = def.layer?.trim() || 'anomalies';
     const method = (METHODS as readonly string[]).includes(def.method)
       ? (def.method as AnomalyMethod)

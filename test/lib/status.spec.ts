@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
-import { compactNumber, throttledStatus, type StatusValue } from '../../lib/status';
+import { compactNumber, retryingStatus, throttledStatus, type StatusValue } from '../../lib/status';
 import { RateMeter } from '../../lib/rate-meter';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('lib/status', () => {
+  it('shows a database retry in yellow with its number and reason', () => {
+    const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    assert.deepEqual(retryingStatus({ retry: 2, delayMs: 1000, error }), {
+      fill: 'yellow',
+      shape: 'ring',
+      text: 'retry 2: connect ECONNREFUSED 127.0.0.1:5432',
+    });
+  });
+
   it('shows the first status at once and then at most one per interval, the latest winning', async () => {
     const seen: StatusValue[] = [];
     const status = throttledStatus({ status: (s) => seen.push(s) }, 60);
