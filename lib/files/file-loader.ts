@@ -508,15 +508,10 @@ export class FileLoader {
         line: whole ? err.line : undefined,
         error: message,
         run_id: runId,
-        instance,
-        at: new Date().toISOString(),
-        what_to_do: WHAT_TO_DO,
       };
-      await writeAtomically(`${movedTo}.error.json`, `${JSON.stringify(detail, null, 2)}\n`).catch(
-        (e: Error) => {
-          kept = ` (${name}.error.json could not be written beside it: ${e.message})`;
-        },
-      );
+      await this.writeErrorFile(movedTo, detail).catch((e: Error) => {
+        kept = ` (${name}.error.json could not be written beside it: ${e.message})`;
+      });
     }
     this.quarantined++;
     return { file: name, path, sha256, state, runId, rule, error: `${message}${kept}`, movedTo };
@@ -530,19 +525,19 @@ export class FileLoader {
   private async finishRejected(path: string, name: string, row: FileRow): Promise<void> {
     const movedTo = await moveInto(path, this.folders!.quarantine, name).catch(() => undefined);
     if (!movedTo) return;
-    const detail = {
-      file: name,
-      sha256: row.sha256,
-      state: row.state,
-      error: row.error,
-      run_id: row.run_id,
+    const detail = { file: name, sha256: row.sha256, state: row.state, error: row.error, run_id: row.run_id };
+    await this.writeErrorFile(movedTo, detail).catch(() => undefined);
+  }
+
+  /** `<file>.error.json` beside a quarantined file: why, with this instance, the time and what to do. */
+  private writeErrorFile(movedTo: string, detail: Record<string, unknown>): Promise<void> {
+    const all = {
+      ...detail,
       instance: this.options.instance,
       at: new Date().toISOString(),
       what_to_do: WHAT_TO_DO,
     };
-    await writeAtomically(`${movedTo}.error.json`, `${JSON.stringify(detail, null, 2)}\n`).catch(
-      () => undefined,
-    );
+    return writeAtomically(`${movedTo}.error.json`, `${JSON.stringify(all, null, 2)}\n`);
   }
 
   /** Moves a file into `dir`; a failure is warned about (the file stays where it is) and gives undefined. */
