@@ -140,12 +140,15 @@ export class FileLoader {
         throw new Error(`cannot move it into ${this.folders!.processing}: ${fileErrorText(err as Error)}`);
       }
     }
-    const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' && kind === 'processing') return undefined; // finished meanwhile
+    // a file in processing/ may be finished and archived meanwhile (by us or another instance)
+    const gone = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' && kind === 'processing') return undefined;
       throw err;
-    });
+    };
+    const st = await stat(path).catch(gone);
     if (!st) return undefined;
-    const sha256 = await this.hash(path, st.size, st.mtimeMs);
+    const sha256 = await this.hash(path, st.size, st.mtimeMs).catch(gone);
+    if (!sha256) return undefined;
     const base: FileOutcome = { file: name, path, sha256, state: 'busy' };
     if (held.has(sha256)) return base;
     held.add(sha256);

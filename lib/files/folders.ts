@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, resolve } from 'node:path';
 
 export interface LandingFolders {
@@ -57,11 +57,38 @@ export function freeName(dir: string, name: string): string {
   }
 }
 
-/** Renames `path` into `dir` without replacing anything there; returns the new path. */
+/** Where a hard link cannot be made: the folder's file system has none (some network shares). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
+/**
+ * Moves `path` into `dir` without replacing anything there, even when another process
+ * (another Node-RED instance on a shared folder) moves a file of the same name into `dir`
+ * at the same moment; returns the new path. The file is linked under a free name (a link
+ * fails where the name is taken, a rename would replace), then its old name is removed.
+ * Where two processes move the same file, one keeps it and the other gets ENOENT. On a
+ * file system without hard links it is renamed, the name checked just before.
+ */
 export async function moveInto(path: string, dir: string, name = basename(path)): Promise<string> {
-  const target = join(dir, freeName(dir, name));
-  await rename(path, target);
-  return target;
+  for (;;) {
+    const target = join(dir, freeName(dir, name));
+    try {
+      await link(path, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST') continue; // taken since freeName looked
+      if (!NO_LINKS.has(code)) throw err;
+      await rename(path, target);
+      return target;
+    }
+    try {
+      await unlink(path);
+    } catch (err) {
+      // someone else moved it meanwhile: theirs is the move, ours is undone
+      await unlink(target).catch(() => undefined);
+      throw err;
+    }
+    return target;
+  }
 }
 
 /** Writes a file atomically: a temporary file beside it, then a rename. */

@@ -93,6 +93,35 @@ describe('lib/files/folders', () => {
       assert.equal(readFileSync(join(into, 'a~3.csv'), 'utf8'), 'third');
     });
 
+    it('keeps every file when many of the same name are moved into one folder at once (instances sharing it)', async () => {
+      const into = join(dir, 'processed');
+      mkdirSync(into);
+      const sources = Array.from({ length: 40 }, (_, i) => {
+        mkdirSync(join(dir, `from-${i}`));
+        const src = join(dir, `from-${i}`, 'a.csv');
+        writeFileSync(src, `content ${i}`);
+        return src;
+      });
+      const targets = await Promise.all(sources.map((src) => moveInto(src, into)));
+      assert.equal(new Set(targets).size, 40, 'forty names');
+      const contents = readdirSync(into).map((n) => readFileSync(join(into, n), 'utf8'));
+      assert.deepEqual(contents.sort(), sources.map((_, i) => `content ${i}`).sort());
+      assert.ok(sources.every((src) => !existsSync(src)));
+    });
+
+    it('moves a file that two movers take at once only once: the other gets ENOENT', async () => {
+      const into = join(dir, 'processing');
+      mkdirSync(into);
+      const src = join(dir, 'a.csv');
+      writeFileSync(src, 'x');
+      const results = await Promise.allSettled([moveInto(src, into), moveInto(src, into)]);
+      const moved = results.filter((r) => r.status === 'fulfilled');
+      const failed = results.filter((r) => r.status === 'rejected');
+      assert.equal(moved.length, 1);
+      assert.equal((failed[0] as PromiseRejectedResult).reason.code, 'ENOENT');
+      assert.deepEqual(readdirSync(into), [moved[0].value.slice(into.length + 1)]);
+    });
+
     it('moves under the name it is given', async () => {
       const src = join(dir, 'tmp-123');
       writeFileSync(src, 'x');
