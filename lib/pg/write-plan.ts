@@ -12,6 +12,12 @@ export interface WriteOptions {
   keyColumns?: string[];
   /** Columns to write; default: every writable table column that some record of the batch has. */
   columns?: string[];
+  /**
+   * With `update`: a column whose value only grows as a row gets more complete (gold's `count`).
+   * A stored row is replaced only by one whose value there is at least as large, so writers
+   * racing on a key keep the most complete row whatever order they commit in.
+   */
+  versionColumn?: string;
 }
 
 /** Values for columns a record has no field for (the batch's lineage: source, run). */
@@ -123,6 +129,24 @@ function chooseKey(info: TableInfo, columns: ColumnInfo[], keyColumns: string[] 
   return usable.columns;
 }
 
+/** The condition (with `AND`) that lets a row replace a stored one only when its version is not smaller. */
+function versionGuard(
+  version: string | undefined,
+  columns: ColumnInfo[],
+  key: string[],
+  name: string,
+): string {
+  if (!version) return '';
+  if (!columns.some((c) => c.name === version)) {
+    throw new WriteConfigError(`the version column ${version} is not written to ${name}`);
+  }
+  if (key.includes(version)) {
+    throw new WriteConfigError(`the version column ${version} is part of the key of ${name}`);
+  }
+  const v = quoteIdent(version);
+  return `(t.${v} IS NULL OR t.${v} <= EXCLUDED.${v}) AND `;
+}
+
 /**
  * Decides columns and conflict key for a batch and builds the three statements. Pure.
  * A column with a default (and no field) is written from the default.
@@ -172,11 +196,12 @@ export function planWrite(
 
   const updatable = columns.filter((c) => !key.includes(c.name)).map((c) => quoteIdent(c.name));
   const update = options.onConflict === 'update' && updatable.length > 0;
+  const newer = update ? versionGuard(options.versionColumn, columns, key, name) : '';
   const head = update
     ? `WITH w AS (INSERT INTO ${target} AS t (${colList}) ` +
       `SELECT DISTINCT ON (${keyList}) ${colList} FROM ${STAGE} ORDER BY ${keyList}, ${ORD} DESC ` +
       `ON CONFLICT (${keyList}) DO UPDATE SET ${updatable.map((c) => `${c} = EXCLUDED.${c}`).join(', ')} ` +
-      `WHERE ROW(${updatable.map((c) => `t.${c}::text`).join(', ')}) IS DISTINCT FROM ` +
+      `WHERE ${newer}ROW(${updatable.map((c) => `t.${c}::text`).join(', ')}) IS DISTINCT FROM ` +
       `ROW(${updatable.map((c) => `EXCLUDED.${c}::text`).join(', ')}) `
     : `WITH w AS (INSERT INTO ${target} (${colList}) ` +
       `SELECT ${colList} FROM ${STAGE} ORDER BY ${ORD} ON CONFLICT (${keyList}) DO NOTHING `;

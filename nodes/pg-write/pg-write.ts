@@ -18,6 +18,7 @@ interface PgWriteDef extends NodeDef {
   onConflict: 'nothing' | 'update';
   keyColumns: string;
   columns: string;
+  versionColumn?: string;
   layer: string;
   batchSize: string | number;
   batchTimeout: string | number;
@@ -43,11 +44,14 @@ export = (RED: NodeAPI) => {
     let setupError = !config ? 'no PostgreSQL connection selected' : config.configError;
     if (service && !setupError) {
       try {
+        const [versionColumn, ...more] = parseColumnList(def.versionColumn, 'version column');
+        if (more.length) throw new Error(`Newer by names one column, not ${def.versionColumn}`);
         writer = new TableWriter(service.pool, {
           table: resolveTable(def.table, service.schemas),
           onConflict: def.onConflict === 'update' ? 'update' : 'nothing',
           keyColumns: parseColumnList(def.keyColumns, 'key column'),
           columns: parseColumnList(def.columns),
+          versionColumn,
           progressTable: resolveTable('medallion.batches', service.schemas),
           fastPath: def.fastPath !== false,
         });

@@ -34,6 +34,10 @@ describe('TableWriter (real PostgreSQL)', () => {
         location text NOT NULL, ts timestamptz NOT NULL, value double precision, note text,
         UNIQUE (location, ts)
       );
+      CREATE TABLE public.windows (
+        location text, window_start int, count int, avg double precision,
+        PRIMARY KEY (location, window_start)
+      );
       CREATE TABLE public.nokey (a int);`);
   });
   after(async () => {
@@ -93,6 +97,35 @@ describe('TableWriter (real PostgreSQL)', () => {
       `SELECT convert_from(raw, 'UTF8') AS raw FROM bronze.records WHERE source_key = 'sha-c'`,
     );
     assert.deepEqual(rows, [{ raw: 'first' }]);
+  });
+
+  it('with a version column, replaces a stored row only by one with a version at least as large', async () => {
+    const writer = makeWriter('public.windows', 'update', { versionColumn: 'count' });
+    const windows = async () =>
+      (await pool.query('SELECT location, count, avg FROM public.windows ORDER BY location')).rows;
+    await writer.write([
+      { location: 'a', window_start: 0, count: 5, avg: 1 },
+      { location: 'b', window_start: 0, count: 2, avg: 4 },
+    ]);
+    // a recomputation from an older snapshot of silver lands last: it saw fewer readings
+    const stale = await writer.write([
+      { location: 'a', window_start: 0, count: 3, avg: 9 },
+      { location: 'b', window_start: 0, count: 2, avg: 4 },
+    ]);
+    assert.deepEqual([stale.inserted, stale.updated, stale.conflicted], [0, 0, 2]);
+    assert.deepEqual(await windows(), [
+      { location: 'a', count: 5, avg: 1 },
+      { location: 'b', count: 2, avg: 4 },
+    ]);
+    const newer = await writer.write([
+      { location: 'a', window_start: 0, count: 7, avg: 2 },
+      { location: 'b', window_start: 0, count: 2, avg: 4.5 },
+    ]);
+    assert.deepEqual([newer.inserted, newer.updated], [0, 2]);
+    assert.deepEqual(await windows(), [
+      { location: 'a', count: 7, avg: 2 },
+      { location: 'b', count: 2, avg: 4.5 },
+    ]);
   });
 
   it('keeps the last of in-batch duplicates with DO UPDATE and counts real changes only', async () => {

@@ -58,6 +58,30 @@ describe('lib/pg/write-plan', () => {
     assert.doesNotMatch(plan.insert, /"source_key" = EXCLUDED/);
   });
 
+  it('with a version column, updates only where the stored version is not larger', () => {
+    const fields = new Set(['source_key', 'line_no', 'raw']);
+    const plan = planWrite(records, fields, {
+      table: records.ref,
+      onConflict: 'update',
+      versionColumn: 'raw',
+    });
+    assert.match(
+      plan.insert,
+      /DO UPDATE SET .* WHERE \(t\."raw" IS NULL OR t\."raw" <= EXCLUDED\."raw"\) AND ROW/,
+    );
+    const without = planWrite(records, fields, { table: records.ref, onConflict: 'update' });
+    assert.doesNotMatch(without.insert, /<= EXCLUDED/);
+    assert.throws(
+      () => planWrite(records, fields, { table: records.ref, onConflict: 'update', versionColumn: 'run_id' }),
+      /the version column run_id is not written to bronze\.records/,
+    );
+    assert.throws(
+      () =>
+        planWrite(records, fields, { table: records.ref, onConflict: 'update', versionColumn: 'line_no' }),
+      /the version column line_no is part of the key of bronze\.records/,
+    );
+  });
+
   it('falls back to DO NOTHING when every written column is in the key', () => {
     const plan = planWrite(records, new Set(['source_key', 'line_no']), {
       table: records.ref,

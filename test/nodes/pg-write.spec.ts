@@ -186,6 +186,45 @@ describe('medallion-pg-write node', () => {
     );
   });
 
+  it('with Newer by, keeps a stored window whose count is larger than the one written after it', async () => {
+    const gold = { table: 'gold.metric_windows', onConflict: 'update', versionColumn: 'count' };
+    await helper.load([pgConfigNode, pgWriteNode], flow(db.url, gold));
+    const window = (count: number, avg: number) => ({
+      location_id: 'newer-by',
+      metric: 'temp',
+      window_start: '2026-01-01T00:00:00Z',
+      window_end: '2026-01-01T01:00:00Z',
+      count,
+      min: 0,
+      max: 10,
+      avg,
+    });
+    for (const [count, avg] of [
+      [5, 1],
+      [3, 9],
+    ]) {
+      const acked = nextMessage<Ack>('out');
+      helper.getNode('w').receive({ payload: [window(count, avg)] } as NodeMessage);
+      await acked;
+    }
+    const rows = await query(
+      db.url,
+      "SELECT count, avg FROM gold.metric_windows WHERE location_id = 'newer-by'",
+    );
+    assert.deepEqual(rows, [{ count: 5, avg: 1 }]);
+  });
+
+  it('refuses a Newer by of more than one column at deploy', async () => {
+    await helper.load(
+      [pgConfigNode, pgWriteNode],
+      flow(db.url, { table: 'gold.metric_windows', onConflict: 'update', versionColumn: 'count, avg' }),
+    );
+    await waitFor(() => statuses('w').some((s) => s.fill === 'red'), 3000, 'red status');
+    const caught = nextMessage<Caught>('caught');
+    helper.getNode('w').receive({ payload: [{ a: 1 }] } as NodeMessage);
+    assert.match((await caught).error.message, /Newer by names one column, not count, avg/);
+  });
+
   it('names a table that does not exist', async () => {
     await helper.load([pgConfigNode, pgWriteNode], flow(db.url, { table: 'silver.missing' }));
     const caught = nextMessage<Caught>('caught');
