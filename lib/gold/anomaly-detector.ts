@@ -8,7 +8,10 @@
  * The detector keeps `gold.anomalies` itself, in one transaction per batch: the
  * batch's anomalies upserted, those that are none any more after a rescore deleted,
  * and the batch's progress row — so a later batch's rescore can never be overtaken by
- * an earlier batch's write. Batches are handled one at a time.
+ * an earlier batch's write. Batches are handled one at a time, and the transaction
+ * first takes an advisory lock per series it touches (in one order, so two cannot
+ * deadlock) and reads the series after that: another Node-RED instance scoring the same
+ * series waits, then reads what this one committed, so their writes converge.
  */
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '../pg/client';
@@ -26,23 +29,6 @@ import {
   type SeriesPoint,
 } from './anomaly';
 import { metricSource, timeOf, valuesOf, WindowConfigError, type MetricSource } from './windows';
-
-/** Series read back from silver at once for a batch (each one query, on the shared pool). */
-const SERIES_IN_FLIGHT = 4;
-
-/** `fn` over `items`, at most `limit` at a time; the results in the items' order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 export interface AnomalyOptions {
   method: AnomalyMethod;
@@ -118,14 +104,17 @@ export class AnomalyDetector {
     progress?: ProgressKey,
     signal?: AbortSignal,
   ) {
-    return this.serial.run(async () => {
-      const d = await this.run(table, rows, signal);
-      d.cleared = await this.db(
-        () => inTransaction(this.pool, (c) => this.store(c, d, rows.length, progress)),
+    return this.serial.run(() =>
+      this.db(
+        () =>
+          inTransaction(this.pool, async (c) => {
+            const d = await this.run(c, table, rows);
+            d.cleared = await this.store(c, d, rows.length, progress);
+            return d;
+          }),
         signal,
-      );
-      return d;
-    });
+      ),
+    );
   }
 
   private db<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -133,9 +122,9 @@ export class AnomalyDetector {
   }
 
   private async run(
+    c: PoolClient,
     table: string | null | undefined,
     rows: readonly Record<string, unknown>[],
-    signal?: AbortSignal,
   ): Promise<Detection> {
     const none: Detection = { anomalies: [], scored: 0, cleared: 0, stale: [] };
     if (!rows.length) return none;
@@ -169,11 +158,9 @@ export class AnomalyDetector {
     const cleared: Array<[string, string, Date, string]> = [];
     let scored = 0;
     const spanList = [...spans.values()];
-    const read = await mapLimit(spanList, SERIES_IN_FLIGHT, ({ location, metric, lo, hi }) =>
-      this.db(() => this.series(source, location, metric, lo, hi), signal),
-    );
-    for (const [n, { location, metric, touched }] of spanList.entries()) {
-      const { series } = read[n];
+    await this.lockSeries(c, spanList);
+    for (const { location, metric, lo, hi, touched } of spanList) {
+      const series = await this.series(c, source, location, metric, lo, hi);
       // the batch's readings and the k after each: the only scores a new reading can change
       const targets = affected(series, touched, k);
       const flagged = new Set<string>();
@@ -246,8 +233,27 @@ export class AnomalyDetector {
     return removed;
   }
 
+  /**
+   * Takes the transaction's advisory locks of the series (by table, location and metric),
+   * in the order of their keys, so two transactions locking overlapping series cannot deadlock.
+   */
+  private async lockSeries(c: PoolClient, series: ReadonlyArray<{ location: string; metric: string }>) {
+    await c.query(
+      `SELECT pg_advisory_xact_lock(hashtext($1), k)
+         FROM (SELECT DISTINCT hashtext(l || '|' || m) AS k FROM unnest($2::text[], $3::text[]) u(l, m) ORDER BY 1) s`,
+      [this.anomalies, series.map((s) => s.location), series.map((s) => s.metric)],
+    );
+  }
+
   /** The series around [lo, hi]: the k points before lo, lo…hi, and the k points after hi. */
-  private async series(source: MetricSource, location: string, metric: string, lo: number, hi: number) {
+  private async series(
+    c: PoolClient,
+    source: MetricSource,
+    location: string,
+    metric: string,
+    lo: number,
+    hi: number,
+  ) {
     const long = source.longSql(qualified(resolveTable(`silver.${source.table}`, this.schemas)));
     const part = (where: string, order: string) =>
       `(SELECT l.ts, l.value, l.tiebreak, l.source_key, l.line_no FROM w CROSS JOIN LATERAL (${long}) l
@@ -258,14 +264,14 @@ export class AnomalyDetector {
     const kth = (where: string, direction: string, none: string) =>
       `coalesce((SELECT k.ts FROM (${long}) k WHERE k.metric = w.metric AND k.value IS NOT NULL AND ${where}
                   ORDER BY k.ts ${direction} OFFSET $5::int - 1 LIMIT 1), '${none}'::timestamptz)`;
-    const { rows } = await this.pool.query<Point>(
+    const { rows } = await c.query<Point>(
       `WITH w(location_id, metric) AS (VALUES ($1::text, $2::text))
        SELECT * FROM ${part(`l.ts < $3 AND l.ts >= ${kth('k.ts < $3', 'DESC', '-infinity')}`, '')} b
        UNION ALL SELECT * FROM ${part('l.ts >= $3 AND l.ts <= $4', '')} m
        UNION ALL SELECT * FROM ${part(`l.ts > $4 AND l.ts <= ${kth('k.ts > $4', 'ASC', 'infinity')}`, '')} a`,
       [location, metric, new Date(lo), new Date(hi), this.options.k],
     );
-    return { series: rows.map((r) => ({ ...r, value: Number(r.value) })).sort(compareSeries) };
+    return rows.map((r) => ({ ...r, value: Number(r.value) })).sort(compareSeries);
   }
 
   /** Deletes the anomalies of readings that are none any more; returns how many there were. */

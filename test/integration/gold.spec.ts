@@ -109,6 +109,7 @@ describe('gold windows against a direct computation (real PostgreSQL, fast-check
         const gold = new TableWriter(pool, {
           table: resolveTable('gold.metric_windows'),
           onConflict: 'update',
+          versionColumn: 'count',
           progressTable,
         });
         const aggregator = new Aggregator(
@@ -212,6 +213,58 @@ describe('gold windows against a direct computation (real PostgreSQL, fast-check
     const early = shift.filter((_, i) => i < 140 || i >= 150);
     assert.ok(at(await ingest([early])).includes(150), 'without 140…149, 150 is an anomaly');
     assert.deepEqual(await ingest([early, shift.slice(140, 150)]), expected, 'and not once they arrive');
+  });
+
+  it('scores a series only after another transaction holding its lock (another instance) has committed', async () => {
+    await pool.query('TRUNCATE silver.readings, gold.anomalies, medallion.batches');
+    const silver = new TableWriter(pool, {
+      table: resolveTable('silver.readings'),
+      onConflict: 'nothing',
+      progressTable: resolveTable('medallion.batches'),
+    });
+    // a level shift at 140: without 140…149, 150 looks like a spike
+    const shift = Array.from({ length: 200 }, (_, i) => ({
+      location_id: 'lock',
+      metric: 'temp',
+      ts: new Date(START + i * 600_000),
+      value: (i >= 140 ? 60 : 20) + Math.sin(i * 12.9898),
+      quality_score: 1,
+      rule_version: 'p/1',
+      source_key: 'p',
+    }));
+    const early = shift.filter((_, i) => i < 140 || i >= 150);
+    await silver.write(early);
+    // the other instance: holds the series' lock while it stores 140…149, as its detector would
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `SELECT pg_advisory_xact_lock(hashtext('"gold"."anomalies"'), hashtext('lock|temp'))`,
+      );
+      await other.query(
+        `INSERT INTO silver.readings (location_id, metric, ts, value, quality_score, rule_version, source_key)
+         SELECT 'lock', 'temp', ts, value, 1, 'p/1', 'p' FROM unnest($1::timestamptz[], $2::float8[]) u(ts, value)`,
+        [shift.slice(140, 150).map((r) => r.ts), shift.slice(140, 150).map((r) => r.value)],
+      );
+      const detector = new AnomalyDetector(
+        pool,
+        { ...DEFAULT_SCHEMAS },
+        { method: 'zscore', threshold: 3, k: 30, min: 10, metrics: [] },
+      );
+      let done = false;
+      const detecting = detector.detect('silver.readings', early).finally(() => (done = true));
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(done, false, 'the detector waits for the lock');
+      await other.query('COMMIT');
+      await detecting;
+    } finally {
+      other.release();
+    }
+    const { rows: found } = await pool.query<{ ts: Date }>(
+      `SELECT ts FROM gold.anomalies WHERE location_id = 'lock' ORDER BY ts`,
+    );
+    const at = found.map((r) => (r.ts.getTime() - START) / 600_000);
+    assert.ok(!at.includes(150), `150 is scored with 140…149 in its baseline: ${JSON.stringify(at)}`);
   });
 
   it('adds the median and 95th percentile when asked, and refuses a table it has no metrics for', async () => {
