@@ -258,21 +258,28 @@ function flowEnv(value: unknown, names = new Set<string>()): Set<string> {
 const FLOW_ENV = flowEnv(FLOW);
 const KNOWN_ENV = new Set([...envReads(SETTINGS), ...envReads(read('bin/medallion.ts')), ...FLOW_ENV]);
 
-// ---- docker-compose.yml -------------------------------------------------------------------
+// ---- compose files ------------------------------------------------------------------------
 
 interface Service {
   image?: string;
   build?: string;
   environment?: Record<string, string | number>;
   volumes?: string[];
+  ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  deploy?: { replicas?: number };
 }
-const COMPOSE = parse(read('docker-compose.yml')) as {
+interface Compose {
   services: Record<string, Service>;
   volumes?: Record<string, unknown>;
-};
+}
+/** Compose merges `<<: *anchor` keys (YAML 1.1 merge keys), which YAML 1.2 parsers leave as keys. */
+const parseCompose = (text: string) => parse(text, { merge: true }) as Compose;
+const COMPOSE = parseCompose(read('docker-compose.yml'));
 const services = COMPOSE.services;
+const SCALE_OUT_FILE = 'docker-compose.scale-out.yml';
+const SCALE_OUT = parseCompose(read(SCALE_OUT_FILE));
 
 const environment = (service: Service) =>
   Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, String(v)]));
@@ -310,10 +317,188 @@ function mosquittoConf(text: string): Map<string, string[]> {
 }
 
 const PASSWORDS = { POSTGRES_PASSWORD: 'pw-1', NODE_RED_CREDENTIAL_SECRET: 'secret-1' };
-const nodeRedEnv = () => {
-  const env = environment(services['node-red']);
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, PASSWORDS)]));
-};
+/** A service's environment as compose gives it, with the passwords set. */
+const resolvedEnv = (service: Service) =>
+  Object.fromEntries(Object.entries(environment(service)).map(([k, v]) => [k, interpolate(v, PASSWORDS)]));
+const nodeRedEnv = () => resolvedEnv(services['node-red']);
+
+/** The services built from this repository's Dockerfile: the Node-RED instances. */
+const nodeRedServices = (compose: Compose) =>
+  Object.entries(compose.services).filter(([, service]) => service.build === '.');
+
+/** The mosquitto service's configuration file, as mounted. */
+function mosquittoConfOf(compose: Compose): { source: string; options: Map<string, string[]> } {
+  const conf = mounts(compose.services.mosquitto).find(
+    (m) => m.target === '/mosquitto/config/mosquitto.conf',
+  );
+  assert.ok(conf && !conf.named && existsSync(join(repo, conf.source)), 'mosquitto.conf is a bind mount');
+  return { source: conf.source, options: mosquittoConf(read(conf.source)) };
+}
+
+// What every compose file must get right, checked the same way for each (they throw).
+
+function checkDependencies(compose: Compose): void {
+  for (const [name, service] of Object.entries(compose.services)) {
+    for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+      assert.ok(compose.services[dependency], `${name} depends on ${dependency}, which is not a service`);
+      if (condition === 'service_healthy') assert.ok(compose.services[dependency].healthcheck, dependency);
+    }
+  }
+  for (const [name, service] of nodeRedServices(compose)) {
+    assert.deepEqual(Object.keys(service.depends_on ?? {}).sort(), ['mosquitto', 'postgres'], name);
+  }
+  const postgres = environment(compose.services.postgres);
+  assert.match(
+    compose.services.postgres.healthcheck!.test.join(' '),
+    new RegExp(`pg_isready -U ${postgres.POSTGRES_USER} -d ${postgres.POSTGRES_DB}`),
+  );
+}
+
+function checkMounts(compose: Compose): void {
+  for (const service of Object.values(compose.services)) {
+    for (const { source, named } of mounts(service)) {
+      if (named) assert.ok(compose.volumes && source in compose.volumes, `volume ${source} is declared`);
+      else assert.ok(existsSync(join(repo, source)), `bind source ${source} exists`);
+    }
+  }
+}
+
+/** Only variables that the settings, the flow or the CLI read, and every one the flow needs. */
+function checkNodeRedEnv(name: string, service: Service): void {
+  const env = environment(service);
+  for (const variable of Object.keys(env)) {
+    assert.ok(KNOWN_ENV.has(variable), `${name}: ${variable} is read by nothing`);
+  }
+  const set = new Set([...Object.keys(env), ...Object.keys(envOf(finalStage(DOCKERFILE)))]);
+  const needed = [...FLOW_ENV].filter((variable) => !settingsDefaults.has(variable));
+  assert.ok(needed.includes('DATABASE_URL'));
+  for (const variable of needed) {
+    assert.ok(set.has(variable), `${name}: the flow reads \${${variable}}, which nothing sets`);
+  }
+}
+
+function checkSecrets(compose: Compose, service: Service): void {
+  const env = environment(service);
+  for (const name of ['NODE_RED_CREDENTIAL_SECRET', 'DATABASE_URL']) {
+    assert.throws(() => interpolate(env[name], {}), /NODE_RED_CREDENTIAL_SECRET|POSTGRES_PASSWORD/);
+  }
+  assert.throws(
+    () => interpolate(environment(compose.services.postgres).POSTGRES_PASSWORD, {}),
+    /POSTGRES_PASSWORD/,
+  );
+  assert.equal(interpolate(env.NODE_RED_ADMIN_PASSWORD_HASH, PASSWORDS), '');
+}
+
+function checkDatabaseUrl(compose: Compose, service: Service): void {
+  const url = new URL(resolvedEnv(service).DATABASE_URL);
+  const postgres = environment(compose.services.postgres);
+  assert.ok(compose.services[url.hostname], `${url.hostname} is a service`);
+  assert.equal(compose.services[url.hostname].image, 'postgres:15');
+  assert.equal(url.port, '5432');
+  assert.equal(url.username, postgres.POSTGRES_USER);
+  assert.equal(url.pathname, `/${postgres.POSTGRES_DB}`);
+  assert.equal(url.password, interpolate(postgres.POSTGRES_PASSWORD, PASSWORDS));
+}
+
+function checkMqttUrl(compose: Compose, service: Service): void {
+  const url = new URL(resolvedEnv(service).MQTT_URL);
+  assert.equal(url.protocol, 'mqtt:');
+  assert.equal(compose.services[url.hostname]?.image, 'eclipse-mosquitto:2');
+  assert.deepEqual(mosquittoConfOf(compose).options.get('listener'), [url.port]);
+}
+
+/** A bind mount where MEDALLION_LANDING points, /data a named volume, quarantine under /data. */
+function checkLanding(name: string, service: Service): { source: string; data: string } {
+  const env = { ...envOf(finalStage(DOCKERFILE)), ...resolvedEnv(service) };
+  const landing = mounts(service).find((m) => m.target === env.MEDALLION_LANDING);
+  assert.ok(landing && !landing.named, `${name}: a bind mount on the landing folder`);
+  const data = mounts(service).find((m) => m.named && m.target === '/data');
+  assert.ok(data, `${name}: a named volume on /data`);
+  assert.match(env.MEDALLION_QUARANTINE, /^\/data\//);
+  return { source: landing.source, data: data.source };
+}
+
+/** Persistence on a named volume, queues and sessions kept as the README recommends. */
+function checkBroker(compose: Compose, options = mosquittoConfOf(compose).options): void {
+  const option = (key: string) => options.get(key)?.at(-1);
+  assert.equal(option('persistence'), 'true', 'persistence true');
+  const location = option('persistence_location')!.replace(/\/$/, '');
+  assert.ok(
+    mounts(compose.services.mosquitto).some((m) => m.named && m.target === location),
+    `${location} is a volume`,
+  );
+  const queued = Number(option('max_queued_messages'));
+  assert.ok(queued === 0 || queued > 1000, `max_queued_messages ${queued}`);
+  assert.match(option('persistent_client_expiration') ?? '', /^\d+[hdwmy]$/);
+  assert.ok(
+    [undefined, '20'].includes(option('max_inflight_messages')),
+    "max_inflight_messages: Mosquitto's default",
+  );
+  assert.equal(option('allow_anonymous'), 'true');
+}
+
+/** A duration of mosquitto.conf (`7d`) in hours. */
+function confHours(duration: string | undefined): number {
+  const m = /^(\d+)([hdwmy])$/.exec(duration ?? '');
+  return m ? Number(m[1]) * { h: 1, d: 24, w: 168, m: 720, y: 8760 }[m[2] as 'h'] : 0;
+}
+
+/**
+ * What scaling out needs on top: every Node-RED instance with its own stable name (and so
+ * MQTT client id) and data volume, written out (no replicas), in one share group, with the
+ * same database, broker and landing folder, each editor on its own loopback port; and a
+ * broker that keeps a killed member's share (queue limit ≥ 1 000 000, sessions kept ≥ 1 day).
+ */
+function checkScaleOut(compose: Compose, brokerOptions = mosquittoConfOf(compose).options): void {
+  assert.ok(!('<<' in compose.services), 'merge keys are resolved');
+  const instances = nodeRedServices(compose);
+  assert.ok(instances.length >= 2, `${instances.length} Node-RED services`);
+  const envs = instances.map(([name, service]) => {
+    assert.ok(!('<<' in (service.environment ?? {})), `${name}: merge keys are resolved`);
+    assert.equal(service.deploy?.replicas, undefined, `${name}: replicas cannot have a name each`);
+    checkNodeRedEnv(name, service);
+    return resolvedEnv(service);
+  });
+  const all = (key: string) => envs.map((env) => env[key]);
+  const distinct = (values: unknown[]) => new Set(values).size === values.length;
+  const same = (values: unknown[]) => new Set(values).size === 1;
+  assert.ok(
+    all('MEDALLION_INSTANCE').every(Boolean) && distinct(all('MEDALLION_INSTANCE')),
+    `MEDALLION_INSTANCE set and distinct: ${all('MEDALLION_INSTANCE').join(', ')}`,
+  );
+  const clientIds = envs.map((env) => env.MQTT_CLIENT_ID || `medallion-${env.MEDALLION_INSTANCE}`);
+  assert.ok(distinct(clientIds), `MQTT client ids distinct: ${clientIds.join(', ')}`);
+  const group = all('MQTT_SHARE_GROUP')[0];
+  assert.ok(
+    group && same(all('MQTT_SHARE_GROUP')),
+    `one MQTT_SHARE_GROUP: ${all('MQTT_SHARE_GROUP').join(', ')}`,
+  );
+  for (const topic of all('MQTT_TOPIC')) {
+    if (topic) assert.ok(topic.startsWith(`$share/${group}/`), `MQTT_TOPIC ${topic} is in the share group`);
+  }
+  for (const key of ['DATABASE_URL', 'MQTT_URL', 'MEDALLION_LANDING']) {
+    assert.ok(same(all(key)), `one ${key}: ${all(key).join(', ')}`);
+  }
+  const landing = instances.map(([name, service]) => checkLanding(name, service));
+  assert.ok(
+    same(landing.map((l) => l.source)),
+    `one landing folder: ${landing.map((l) => l.source).join(', ')}`,
+  );
+  assert.ok(
+    distinct(landing.map((l) => l.data)),
+    `a data volume each: ${landing.map((l) => l.data).join(', ')}`,
+  );
+  const ports = instances.flatMap(([, service]) => service.ports ?? []);
+  assert.ok(
+    ports.every((p) => p.startsWith('127.0.0.1:')) && distinct(ports.map((p) => p.split(':')[1])),
+    `editors on distinct loopback ports: ${ports.join(', ')}`,
+  );
+  const option = (key: string) => brokerOptions.get(key)?.at(-1);
+  const queued = Number(option('max_queued_messages'));
+  assert.ok(queued === 0 || queued >= 1_000_000, `max_queued_messages ${option('max_queued_messages')}`);
+  assert.equal(option('persistence'), 'true', 'persistence true');
+  assert.ok(confHours(option('persistent_client_expiration')) >= 24, 'persistent_client_expiration ≥ 1d');
+}
 
 describe('Docker files', () => {
   describe('Dockerfile', () => {
@@ -533,101 +718,180 @@ describe('Docker files', () => {
     });
 
     it('depends only on services that exist, on healthy ones only when they have a healthcheck', () => {
-      for (const [name, service] of Object.entries(services)) {
-        for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
-          assert.ok(services[dependency], `${name} depends on ${dependency}, which is not a service`);
-          if (condition === 'service_healthy') assert.ok(services[dependency].healthcheck, dependency);
-        }
-      }
-      assert.deepEqual(Object.keys(services['node-red'].depends_on ?? {}).sort(), ['mosquitto', 'postgres']);
-      const postgres = environment(services.postgres);
-      assert.match(
-        services.postgres.healthcheck!.test.join(' '),
-        new RegExp(`pg_isready -U ${postgres.POSTGRES_USER} -d ${postgres.POSTGRES_DB}`),
-      );
+      checkDependencies(COMPOSE);
     });
 
     it('declares every named volume and mounts only bind sources that exist', () => {
-      for (const service of Object.values(services)) {
-        for (const { source, named } of mounts(service)) {
-          if (named) assert.ok(COMPOSE.volumes && source in COMPOSE.volumes, `volume ${source} is declared`);
-          else assert.ok(existsSync(join(repo, source)), `bind source ${source} exists`);
-        }
-      }
+      checkMounts(COMPOSE);
     });
 
     it('gives node-red only variables that the settings, the flow or the CLI read, and all the flow needs', () => {
-      const env = environment(services['node-red']);
-      for (const name of Object.keys(env)) assert.ok(KNOWN_ENV.has(name), `${name} is read by nothing`);
-      const set = new Set([...Object.keys(env), ...Object.keys(envOf(finalStage(DOCKERFILE)))]);
-      const needed = [...FLOW_ENV].filter((name) => !settingsDefaults.has(name));
-      assert.ok(needed.includes('DATABASE_URL'));
-      for (const name of needed) assert.ok(set.has(name), `the flow reads \${${name}}, which nothing sets`);
+      checkNodeRedEnv('node-red', services['node-red']);
     });
 
     it('requires the credential secret and the database password', () => {
-      const env = environment(services['node-red']);
-      for (const name of ['NODE_RED_CREDENTIAL_SECRET', 'DATABASE_URL']) {
-        assert.throws(() => interpolate(env[name], {}), /NODE_RED_CREDENTIAL_SECRET|POSTGRES_PASSWORD/);
-      }
-      assert.throws(
-        () => interpolate(environment(services.postgres).POSTGRES_PASSWORD, {}),
-        /POSTGRES_PASSWORD/,
-      );
-      assert.equal(interpolate(env.NODE_RED_ADMIN_PASSWORD_HASH, PASSWORDS), '');
+      checkSecrets(COMPOSE, services['node-red']);
     });
 
     it('points DATABASE_URL at the postgres service with its user, database and password', () => {
-      const url = new URL(nodeRedEnv().DATABASE_URL);
-      const postgres = environment(services.postgres);
-      assert.ok(services[url.hostname], `${url.hostname} is a service`);
-      assert.equal(services[url.hostname].image, 'postgres:15');
-      assert.equal(url.port, '5432');
-      assert.equal(url.username, postgres.POSTGRES_USER);
-      assert.equal(url.pathname, `/${postgres.POSTGRES_DB}`);
-      assert.equal(url.password, interpolate(postgres.POSTGRES_PASSWORD, PASSWORDS));
+      checkDatabaseUrl(COMPOSE, services['node-red']);
     });
 
     it("points MQTT_URL at the mosquitto service's listener", () => {
-      const url = new URL(nodeRedEnv().MQTT_URL);
-      assert.equal(url.protocol, 'mqtt:');
-      assert.equal(services[url.hostname]?.image, 'eclipse-mosquitto:2');
-      const conf = mounts(services.mosquitto).find((m) => m.target === '/mosquitto/config/mosquitto.conf')!;
-      assert.deepEqual(mosquittoConf(read(conf.source)).get('listener'), [url.port]);
+      checkMqttUrl(COMPOSE, services['node-red']);
     });
 
     it('mounts a landing folder where MEDALLION_LANDING points, quarantine under /data', () => {
-      const env = { ...envOf(finalStage(DOCKERFILE)), ...nodeRedEnv() };
-      const landing = mounts(services['node-red']).find((m) => m.target === env.MEDALLION_LANDING);
-      assert.ok(landing && !landing.named, 'a bind mount on the landing folder');
-      assert.ok(mounts(services['node-red']).some((m) => m.named && m.target === '/data'));
-      assert.match(env.MEDALLION_QUARANTINE, /^\/data\//);
+      checkLanding('node-red', services['node-red']);
     });
 
     it("configures Mosquitto with the README's recommended settings, persisted on a named volume", () => {
-      const conf = mounts(services.mosquitto).find((m) => m.target === '/mosquitto/config/mosquitto.conf');
-      assert.ok(conf && !conf.named && existsSync(join(repo, conf.source)));
-      const options = mosquittoConf(read(conf.source));
+      checkBroker(COMPOSE);
+      const { options } = mosquittoConfOf(COMPOSE);
       const option = (key: string) => options.get(key)?.at(-1);
-      assert.equal(option('persistence'), 'true');
-      const location = option('persistence_location')!.replace(/\/$/, '');
-      assert.ok(
-        mounts(services.mosquitto).some((m) => m.named && m.target === location),
-        `${location} is a volume`,
-      );
-      const queued = Number(option('max_queued_messages'));
-      assert.ok(queued === 0 || queued > 1000, `max_queued_messages ${queued}`);
-      assert.match(option('persistent_client_expiration') ?? '', /^\d+[hdwmy]$/);
-      assert.ok(
-        [undefined, '20'].includes(option('max_inflight_messages')),
-        "max_inflight_messages: Mosquitto's default",
-      );
-      assert.equal(option('allow_anonymous'), 'true');
       const readme = read('README.md');
       for (const key of ['max_queued_messages', 'persistent_client_expiration']) {
         assert.ok(
           readme.includes(`\`${key}\``) && readme.includes(option(key)!),
           `${key} ${option(key)} as the README`,
+        );
+      }
+    });
+
+    it('gives the one instance a stable name (its MQTT client id) and no share group', () => {
+      const env = nodeRedEnv();
+      assert.ok(env.MEDALLION_INSTANCE);
+      assert.ok(!env.MQTT_SHARE_GROUP && !env.MQTT_CLIENT_ID);
+    });
+  });
+
+  describe(SCALE_OUT_FILE, () => {
+    const text = read(SCALE_OUT_FILE);
+
+    it('resolves: the Node-RED services merged from the x-node-red extension, the same images as docker-compose.yml', () => {
+      assert.ok(!('version' in SCALE_OUT));
+      assert.match(text, /^x-node-red: &node-red$/m);
+      assert.ok(!('x-node-red' in SCALE_OUT.services));
+      assert.deepEqual(
+        nodeRedServices(SCALE_OUT).map(([name]) => name),
+        ['node-red-1', 'node-red-2'],
+      );
+      for (const [, service] of nodeRedServices(SCALE_OUT)) {
+        assert.equal(service.build, '.');
+        assert.ok(
+          environment(service).DATABASE_URL && environment(service).MQTT_URL,
+          'the shared environment',
+        );
+        assert.ok(service.depends_on?.postgres, 'the shared depends_on');
+      }
+      for (const name of ['postgres', 'mosquitto']) {
+        assert.deepEqual(SCALE_OUT.services[name], services[name], `${name} as in docker-compose.yml`);
+      }
+    });
+
+    it('depends only on services that exist, declares its volumes, mounts only bind sources that exist', () => {
+      checkDependencies(SCALE_OUT);
+      checkMounts(SCALE_OUT);
+    });
+
+    it('gives each instance only variables that are read, the secrets required, the URLs of its services', () => {
+      for (const [name, service] of nodeRedServices(SCALE_OUT)) {
+        checkNodeRedEnv(name, service);
+        checkSecrets(SCALE_OUT, service);
+        checkDatabaseUrl(SCALE_OUT, service);
+        checkMqttUrl(SCALE_OUT, service);
+        const env = resolvedEnv(service);
+        const single = nodeRedEnv();
+        for (const key of ['DATABASE_URL', 'MQTT_URL', 'MEDALLION_LANDING', 'MEDALLION_QUARANTINE', 'HOST']) {
+          assert.equal(env[key], single[key], `${name}: ${key} as in docker-compose.yml`);
+        }
+      }
+    });
+
+    it('has each instance named, in one share group, on one landing folder, with a data volume and a port each', () => {
+      checkScaleOut(SCALE_OUT);
+      const ports = nodeRedServices(SCALE_OUT).map(([, service]) => service.ports);
+      assert.deepEqual(ports, [['127.0.0.1:1880:1880'], ['127.0.0.1:1881:1880']]);
+    });
+
+    it('mounts a Mosquitto configuration that keeps a killed member’s share: persistence, queue ≥ 1 000 000, sessions kept', () => {
+      checkBroker(SCALE_OUT);
+      checkScaleOut(SCALE_OUT);
+    });
+
+    it('fails a file that would lose or double something', () => {
+      const broken = (from: string | RegExp, to: string) => {
+        const changed = text.replace(from, to);
+        assert.notEqual(changed, text, `${String(from)} is in the file`);
+        return parseCompose(changed);
+      };
+      const cases: Array<[string | RegExp, string, RegExp]> = [
+        [
+          'MEDALLION_INSTANCE: node-red-2',
+          'MEDALLION_INSTANCE: node-red-1',
+          /MEDALLION_INSTANCE set and distinct/,
+        ],
+        [/\n\s*MEDALLION_INSTANCE: node-red-2/, '', /MEDALLION_INSTANCE set and distinct/],
+        [
+          'MEDALLION_INSTANCE: node-red-2',
+          'MEDALLION_INSTANCE: node-red-2\n      MQTT_CLIENT_ID: medallion-node-red-1',
+          /client ids distinct/,
+        ],
+        [
+          'MEDALLION_INSTANCE: node-red-2',
+          'MEDALLION_INSTANCE: node-red-2\n      MQTT_SHARE_GROUP: other',
+          /one MQTT_SHARE_GROUP/,
+        ],
+        [/\n\s*MQTT_SHARE_GROUP: medallion/, '', /one MQTT_SHARE_GROUP/],
+        [
+          'MEDALLION_INSTANCE: node-red-2',
+          'MEDALLION_INSTANCE: node-red-2\n      MQTT_TOPIC: sensors/+/readings',
+          /is in the share group/,
+        ],
+        [
+          'MEDALLION_INSTANCE: node-red-2',
+          'MEDALLION_INSTANCE: node-red-2\n      MEDALLION_SHARD: x',
+          /MEDALLION_SHARD is read by nothing/,
+        ],
+        [
+          '- node-red-2-data:/data\n      - ./docker/landing',
+          '- node-red-1-data:/data\n      - ./docker/landing',
+          /a data volume each/,
+        ],
+        [
+          '- node-red-2-data:/data\n      - ./docker/landing:',
+          '- node-red-2-data:/data\n      - ./docker:',
+          /one landing folder/,
+        ],
+        ["'127.0.0.1:1881:1880'", "'127.0.0.1:1880:1880'", /distinct loopback ports/],
+        [
+          '  node-red-2:\n    <<: *node-red',
+          '  node-red-2:\n    <<: *node-red\n    deploy:\n      replicas: 2',
+          /replicas/,
+        ],
+      ];
+      for (const [from, to, error] of cases) {
+        assert.throws(() => checkScaleOut(broken(from, to)), error, `${String(from)} → ${to}`);
+      }
+      const conf = read(mosquittoConfOf(SCALE_OUT).source);
+      const confCases: Array<[string | RegExp, string, RegExp]> = [
+        ['max_queued_messages 1000000', 'max_queued_messages 1000', /max_queued_messages 1000$/],
+        ['max_queued_messages 1000000', 'max_queued_messages 999999', /max_queued_messages/],
+        [/^max_queued_messages .*$/m, '', /max_queued_messages/],
+        ['persistence true', 'persistence false', /persistence true/],
+        [
+          'persistent_client_expiration 7d',
+          'persistent_client_expiration 1h',
+          /persistent_client_expiration/,
+        ],
+      ];
+      for (const [from, to, error] of confCases) {
+        const changed = conf.replace(from, to);
+        assert.notEqual(changed, conf, `${String(from)} is in the conf`);
+        assert.throws(
+          () => checkScaleOut(SCALE_OUT, mosquittoConf(changed)),
+          error,
+          `${String(from)} → ${to}`,
         );
       }
     });
