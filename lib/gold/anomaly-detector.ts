@@ -159,8 +159,9 @@ export class AnomalyDetector {
     let scored = 0;
     const spanList = [...spans.values()];
     await this.lockSeries(c, spanList);
-    for (const { location, metric, lo, hi, touched } of spanList) {
-      const series = await this.series(c, source, location, metric, lo, hi);
+    const around = await this.seriesAround(c, source, spanList);
+    for (const [n, { location, metric, touched }] of spanList.entries()) {
+      const series = around[n];
       // the batch's readings and the k after each: the only scores a new reading can change
       const targets = affected(series, touched, k);
       const flagged = new Set<string>();
@@ -245,33 +246,43 @@ export class AnomalyDetector {
     );
   }
 
-  /** The series around [lo, hi]: the k points before lo, lo…hi, and the k points after hi. */
-  private async series(
+  /**
+   * Each series around its [lo, hi], in one statement: the k points before lo, lo…hi, and
+   * the k points after hi; in the order of `spans`.
+   */
+  private async seriesAround(
     c: PoolClient,
     source: MetricSource,
-    location: string,
-    metric: string,
-    lo: number,
-    hi: number,
-  ) {
+    spans: ReadonlyArray<{ location: string; metric: string; lo: number; hi: number }>,
+  ): Promise<Point[][]> {
     const long = source.longSql(qualified(resolveTable(`silver.${source.table}`, this.schemas)));
-    const part = (where: string, order: string) =>
-      `(SELECT l.ts, l.value, l.tiebreak, l.source_key, l.line_no FROM w CROSS JOIN LATERAL (${long}) l
-         WHERE l.metric = w.metric AND l.value IS NOT NULL AND ${where} ${order})`;
+    const part = (where: string) =>
+      `(SELECT l.ts, l.value, l.tiebreak, l.source_key, l.line_no FROM (${long}) l
+         WHERE l.metric = w.metric AND l.value IS NOT NULL AND ${where})`;
     // the time of the k-th reading before lo (after hi), walking the (location, ts) index: every
     // reading from there on is read, ties at that time included, and the series' own order
     // (compareSeries) puts them in place, so the k readings next to the batch are exact
     const kth = (where: string, direction: string, none: string) =>
       `coalesce((SELECT k.ts FROM (${long}) k WHERE k.metric = w.metric AND k.value IS NOT NULL AND ${where}
                   ORDER BY k.ts ${direction} OFFSET $5::int - 1 LIMIT 1), '${none}'::timestamptz)`;
-    const { rows } = await c.query<Point>(
-      `WITH w(location_id, metric) AS (VALUES ($1::text, $2::text))
-       SELECT * FROM ${part(`l.ts < $3 AND l.ts >= ${kth('k.ts < $3', 'DESC', '-infinity')}`, '')} b
-       UNION ALL SELECT * FROM ${part('l.ts >= $3 AND l.ts <= $4', '')} m
-       UNION ALL SELECT * FROM ${part(`l.ts > $4 AND l.ts <= ${kth('k.ts > $4', 'ASC', 'infinity')}`, '')} a`,
-      [location, metric, new Date(lo), new Date(hi), this.options.k],
+    const { rows } = await c.query<Point & { n: string }>(
+      `SELECT w.n, p.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+                       WITH ORDINALITY w(location_id, metric, lo, hi, n)
+       CROSS JOIN LATERAL (
+         SELECT * FROM ${part(`l.ts < w.lo AND l.ts >= ${kth('k.ts < w.lo', 'DESC', '-infinity')}`)} b
+         UNION ALL SELECT * FROM ${part('l.ts >= w.lo AND l.ts <= w.hi')} m
+         UNION ALL SELECT * FROM ${part(`l.ts > w.hi AND l.ts <= ${kth('k.ts > w.hi', 'ASC', 'infinity')}`)} a) p`,
+      [
+        spans.map((x) => x.location),
+        spans.map((x) => x.metric),
+        spans.map((x) => new Date(x.lo)),
+        spans.map((x) => new Date(x.hi)),
+        this.options.k,
+      ],
     );
-    return rows.map((r) => ({ ...r, value: Number(r.value) })).sort(compareSeries);
+    const series: Point[][] = spans.map(() => []);
+    for (const { n, ...point } of rows) series[Number(n) - 1].push({ ...point, value: Number(point.value) });
+    return series.map((points) => points.sort(compareSeries));
   }
 
   /** Deletes the anomalies of readings that are none any more; returns how many there were. */
