@@ -151,28 +151,38 @@ describe('scale-out: two Node-RED instances, one landing folder, one broker, one
     return { db, landing, topic, instances };
   }
 
-  /** Drops the 200 files and publishes the 50 000 readings; resolves with the seconds until all are stored. */
-  async function ingest(label: string, db: TestDatabase, landing: string): Promise<number> {
+  /**
+   * Drops the 200 files and publishes the 50 000 readings, then waits for them: the seconds
+   * until the files' runs are complete (gold and anomalies included), until the readings are
+   * in silver, and until both.
+   */
+  async function ingest(label: string, db: TestDatabase, landing: string): Promise<void> {
     const started = Date.now();
+    const at: { files?: number; readings?: number } = {};
     dropFiles(landing, campusFiles());
     await publishAll(broker.url, burstMessages(label, READINGS, READINGS_START));
     let last: Counts | undefined;
     await poll(
       async () => {
         last = await counts(db.url);
-        return last.runs === FILES && last.readings >= READINGS ? last : undefined;
+        const now = (Date.now() - started) / 1000;
+        if (last.runs === FILES) at.files ??= now;
+        if (last.readings >= READINGS) at.readings ??= now;
+        return at.files && at.readings ? last : undefined;
       },
       300_000,
       () => `200 files and 50 000 readings stored: ${JSON.stringify(last)}`,
       250,
     );
-    const took = (Date.now() - started) / 1000;
-    seconds[label] = took;
+    const files = at.files!;
+    const readings = at.readings!;
+    const both = Math.max(files, readings);
+    seconds[label] = both;
     console.log(
-      `      ${label}: ${FILES} files (${FILE_ROWS} rows) and ${READINGS} readings stored in ${took.toFixed(1)} s: ` +
-        `${Math.round((FILE_ROWS + READINGS) / took)} rows/s`,
+      `      ${label}: ${FILES} files (${FILE_ROWS} rows) complete in ${files.toFixed(1)} s (${Math.round(FILE_ROWS / files)} rows/s), ` +
+        `${READINGS} readings in silver in ${readings.toFixed(1)} s (${Math.round(READINGS / readings)} msgs/s), ` +
+        `both ${both.toFixed(1)} s (${Math.round((FILE_ROWS + READINGS) / both)} rows/s)`,
     );
-    return took;
   }
 
   /** Every file line and every reading once, and gold equal to silver recomputed. */
