@@ -37,6 +37,9 @@ describe('faults: the broker restarts under load (private Mosquitto)', function 
   afterEach(async () => {
     await stopPublisher(rig.publisher);
     await helper.unload();
+    // each test loads the flow again: its environment is undone after each, not only after the last
+    rig.restore();
+    rig.restore = () => undefined;
     await emptyTables(rig.db.url);
   });
 

@@ -69,7 +69,13 @@ export function instance(name: string, work: string, setup: InstanceSetup): Inst
         // its own process group, so a kill reaches Node-RED too
         detached: true,
         env: {
-          ...process.env,
+          // nothing the flow reads is inherited (a test's leftovers): all of it is set here; which
+          // Node-RED install to run (MEDALLION_NODE_RED) is
+          ...Object.fromEntries(
+            Object.entries(process.env).filter(
+              ([k]) => !/^(MEDALLION_(?!NODE_RED$)|MQTT_|DATABASE_URL$|PORT$|HOST$)/.test(k),
+            ),
+          ),
           MEDALLION_HOME: home,
           MEDALLION_INSTANCE: name,
           MEDALLION_LANDING: setup.landing,
@@ -77,6 +83,7 @@ export function instance(name: string, work: string, setup: InstanceSetup): Inst
           DATABASE_URL: setup.databaseUrl,
           MQTT_URL: setup.mqttUrl,
           MQTT_TOPIC: setup.mqttTopic,
+          MQTT_CLIENT_ID: `medallion-${name}`,
           HOST: '127.0.0.1',
           PORT: String(port),
           NODE_RED_CREDENTIAL_SECRET: 'scale-out-test',
