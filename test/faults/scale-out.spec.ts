@@ -336,6 +336,19 @@ describe('scale-out: two Node-RED instances, one landing folder, one broker, one
       "SELECT e.instance FROM medallion.file_events e JOIN medallion.files f USING (sha256) WHERE f.name = 'big.csv' AND e.event = 'resumed'",
     );
     assert.equal(resumed?.instance, survivor.name, 'the survivor resumed the file');
+    // the run's counts as one instance would have them: no row of the killed instance's batches counted twice
+    const [run] = await query(
+      db.url,
+      `SELECT status, rows_read::int AS read, rows_inserted::int AS inserted, rows_duplicate::int AS duplicate,
+              rows_quarantined::int AS quarantined FROM medallion.runs WHERE source = 'file:big.csv'`,
+    );
+    assert.deepEqual(run, {
+      status: 'complete',
+      read: BIG_ROWS,
+      inserted: bigValid,
+      duplicate: 0,
+      quarantined: BIG_ROWS / INVALID_EVERY,
+    });
     assert.equal(readdirSync(join(landing, 'processed')).filter((n) => n.startsWith('big')).length, 1);
     assert.deepEqual(await goldMismatchesSettled(db.url, GOLD_SIZES), []);
     reportOutcome({
