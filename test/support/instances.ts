@@ -44,7 +44,6 @@ export interface Instance {
   kill(): Promise<void>;
   /** A clean stop (SIGTERM), as Ctrl-C. */
   stop(): Promise<void>;
-  output(): string;
 }
 
 /** An instance named `name` with its home under `work`; not started. */
@@ -53,7 +52,6 @@ export function instance(name: string, work: string, setup: InstanceSetup): Inst
   mkdirSync(join(home, 'node-red'), { recursive: true });
   writeFileSync(join(home, 'node-red', 'flows.json'), JSON.stringify(setup.flow));
   let run: Spawned | undefined;
-  let log = '';
   const ended = async (signal: NodeJS.Signals, ms: number) => {
     if (!run || run.child.exitCode !== null || run.child.signalCode !== null) return;
     process.kill(-run.child.pid!, signal);
@@ -64,7 +62,6 @@ export function instance(name: string, work: string, setup: InstanceSetup): Inst
     clientId: `medallion-${name}`,
     async start() {
       const port = await freePort();
-      log += run?.output() ?? '';
       run = spawnCollecting(process.execPath, [LAUNCHER], {
         // its own process group, so a kill reaches Node-RED too
         detached: true,
@@ -93,7 +90,6 @@ export function instance(name: string, work: string, setup: InstanceSetup): Inst
     },
     kill: () => ended('SIGKILL', 10_000),
     stop: () => ended('SIGTERM', 40_000),
-    output: () => log + (run?.output() ?? ''),
   };
 }
 
