@@ -1,6 +1,7 @@
 /**
  * The aggregate node without Node-RED: for each batch of silver rows (after silver
- * committed them), the windows it touched, recomputed from silver in one statement.
+ * committed them), the windows it touched, recomputed from silver: the ranges of silver
+ * holding them read back in one statement, the statistics computed from those rows.
  * Batches are handled one at a time, in arrival order, so a window's later
  * recomputation (which has seen more of silver) is never overtaken by an earlier one.
  */
@@ -9,11 +10,12 @@ import type { SchemaNames } from '../pg/identifiers';
 import { untilReachable } from '../pg/retry-db';
 import type { RetryInfo } from '../retry';
 import { Serial } from '../serial';
+import type { WindowStats } from './window-stats';
 import {
   metricSource,
-  recomputeParams,
-  recomputeSql,
-  touchedWindows,
+  rangeParams,
+  readSql,
+  WindowBins,
   WindowConfigError,
   type WindowKey,
   type WindowSize,
@@ -27,15 +29,7 @@ export interface AggregateOptions {
   percentiles: boolean;
 }
 
-export interface WindowRow extends WindowKey {
-  count: number;
-  min: number;
-  max: number;
-  avg: number;
-  stddev: number | null;
-  median: number | null;
-  p95: number | null;
-}
+export type WindowRow = WindowKey & WindowStats;
 
 export class Aggregator {
   private readonly serial = new Serial();
@@ -64,16 +58,14 @@ export class Aggregator {
         `no gold metrics for ${table ? `table ${table}` : 'rows without msg.silver.table'}: aggregate reads silver.environment_readings, silver.temperature_readings or silver.readings`,
       );
     }
-    const keys = touchedWindows(source, rows, this.options.sizes, this.options.metrics);
-    if (!keys.length) return [];
-    const sql = recomputeSql(source, this.schemas, this.options.percentiles);
-    const result = await untilReachable(
-      () => this.pool.query<WindowRow>(sql, recomputeParams(keys, this.options.sizes)),
-      {
-        signal,
-        onRetry: this.onRetry,
-      },
-    );
-    return result.rows;
+    const bins = new WindowBins(source, this.options.sizes, this.options.metrics).touch(rows);
+    const ranges = bins.ranges();
+    if (!ranges.length) return [];
+    const sql = readSql(source, this.schemas);
+    const result = await untilReachable(() => this.pool.query(sql, rangeParams(ranges)), {
+      signal,
+      onRetry: this.onRetry,
+    });
+    return bins.fill(result.rows).windows(this.options.percentiles);
   }
 }

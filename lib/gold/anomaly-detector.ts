@@ -28,7 +28,7 @@ import {
   type AnomalyMethod,
   type SeriesPoint,
 } from './anomaly';
-import { metricSource, timeOf, valuesOf, WindowConfigError, type MetricSource } from './windows';
+import { forEachValue, metricSource, timeOf, WindowConfigError, type MetricSource } from './windows';
 
 export interface AnomalyOptions {
   method: AnomalyMethod;
@@ -67,9 +67,12 @@ export interface Detection {
   scored: number;
   /** Anomalies that are none any more after a rescore, deleted. */
   cleared: number;
-  /** The readings rescored and found no anomaly (their rows are deleted). */
+  /** The readings gold.anomalies holds that were rescored and found no anomaly (their rows are deleted). */
   stale: Array<[string, string, Date, string]>;
 }
+
+/** A series' key: its location and metric. */
+const seriesKey = (location: string, metric: string) => `${location}\u0000${metric}`;
 
 export class AnomalyDetector {
   private readonly serial = new Serial();
@@ -144,14 +147,14 @@ export class AnomalyDetector {
       const ts = timeOf(row.ts);
       if (location === undefined || ts === undefined) continue;
       const point = pointKey({ ts: new Date(ts), tiebreak: source.tiebreak(row) });
-      for (const { metric } of valuesOf(source, row, this.options.metrics)) {
-        const key = `${location}\u0000${metric}`;
+      forEachValue(source, row, this.options.metrics, (metric) => {
+        const key = seriesKey(location, metric);
         let s = spans.get(key);
         if (!s) spans.set(key, (s = { location, metric, lo: ts, hi: ts, touched: new Set() }));
         s.lo = Math.min(s.lo, ts);
         s.hi = Math.max(s.hi, ts);
         s.touched.add(point);
-      }
+      });
     }
     const { method, threshold, k, min } = this.options;
     const anomalies: AnomalyRow[] = [];
@@ -159,7 +162,13 @@ export class AnomalyDetector {
     let scored = 0;
     const spanList = [...spans.values()];
     await this.lockSeries(c, spanList);
+    // the series are read by walking the (location, ts) index k readings back and ahead: a plan
+    // of its own. During a first big load silver grows faster than autovacuum analyzes it, and
+    // without statistics the planner guesses a few dozen rows a location and picks a bitmap
+    // scan and sort of the location's whole past, or a scan of the whole table, for every batch
+    await c.query('SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off');
     const around = await this.seriesAround(c, source, spanList);
+    const stored = await this.storedAnomalies(c, spanList, around);
     for (const [n, { location, metric, touched }] of spanList.entries()) {
       const series = around[n];
       // the batch's readings and the k after each: the only scores a new reading can change
@@ -184,9 +193,12 @@ export class AnomalyDetector {
           });
         }
       }
-      for (const i of targets) {
-        const p = series[i];
-        if (!flagged.has(pointKey(p))) cleared.push([location, metric, p.ts, p.tiebreak]);
+      if (stored[n].size) {
+        for (const i of targets) {
+          const p = series[i];
+          const key = pointKey(p);
+          if (stored[n].has(key) && !flagged.has(key)) cleared.push([location, metric, p.ts, p.tiebreak]);
+        }
       }
     }
     return { anomalies, scored, cleared: 0, stale: cleared };
@@ -248,30 +260,33 @@ export class AnomalyDetector {
 
   /**
    * Each series around its [lo, hi], in one statement: the k points before lo, lo…hi, and
-   * the k points after hi; in the order of `spans`.
+   * the k points after hi; in the order of `spans`. Silver is read once per location (per
+   * location and metric in the long format), a wide row holding every metric, from the k-th
+   * reading before lo of the metric that reaches back furthest to the k-th after hi of the
+   * one that reaches furthest ahead, walking the (location, ts) index. Every reading in there
+   * is read, ties at the ends included, and the series' own order (compareSeries) puts them
+   * in place, so each point has exactly the k readings before it that silver holds, and a
+   * series may start earlier than its k (which changes no score). `ts` travels as epoch
+   * milliseconds: one `Date` a row instead of a date to parse for every point.
    */
   private async seriesAround(
     c: PoolClient,
     source: MetricSource,
     spans: ReadonlyArray<{ location: string; metric: string; lo: number; hi: number }>,
   ): Promise<Point[][]> {
-    const long = source.longSql(qualified(resolveTable(`silver.${source.table}`, this.schemas)));
-    const part = (where: string) =>
-      `(SELECT l.ts, l.value, l.tiebreak, l.source_key, l.line_no FROM (${long}) l
-         WHERE l.metric = w.metric AND l.value IS NOT NULL AND ${where})`;
-    // the time of the k-th reading before lo (after hi), walking the (location, ts) index: every
-    // reading from there on is read, ties at that time included, and the series' own order
-    // (compareSeries) puts them in place, so the k readings next to the batch are exact
-    const kth = (where: string, direction: string, none: string) =>
-      `coalesce((SELECT k.ts FROM (${long}) k WHERE k.metric = w.metric AND k.value IS NOT NULL AND ${where}
-                  ORDER BY k.ts ${direction} OFFSET $5::int - 1 LIMIT 1), '${none}'::timestamptz)`;
-    const { rows } = await c.query<Point & { n: string }>(
-      `SELECT w.n, p.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
-                       WITH ORDINALITY w(location_id, metric, lo, hi, n)
-       CROSS JOIN LATERAL (
-         SELECT * FROM ${part(`l.ts < w.lo AND l.ts >= ${kth('k.ts < w.lo', 'DESC', '-infinity')}`)} b
-         UNION ALL SELECT * FROM ${part('l.ts >= w.lo AND l.ts <= w.hi')} m
-         UNION ALL SELECT * FROM ${part(`l.ts > w.hi AND l.ts <= ${kth('k.ts > w.hi', 'ASC', 'infinity')}`)} a) p`,
+    const table = qualified(resolveTable(`silver.${source.table}`, this.schemas));
+    const long = source.longSql(table);
+    const kth = (where: string, direction: string) =>
+      `(SELECT k.ts FROM (${long}) k WHERE k.metric = w.metric AND k.value IS NOT NULL AND ${where}
+         ORDER BY k.ts ${direction} OFFSET $5::int - 1 LIMIT 1)`;
+    const { rows } = await c.query<Record<string, unknown>>(
+      `WITH b AS (
+         SELECT w.location_id, ${source.metrics === 'column' ? 'w.metric' : "''"} AS metric,
+                min(coalesce(${kth('k.ts < w.lo', 'DESC')}, '-infinity')) AS lo,
+                max(coalesce(${kth('k.ts > w.hi', 'ASC')}, 'infinity')) AS hi
+           FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) w(location_id, metric, lo, hi)
+          GROUP BY 1, 2)
+       SELECT r.* FROM b w CROSS JOIN LATERAL (${source.rowsSql(table)} AND s.ts >= w.lo AND s.ts <= w.hi OFFSET 0) r`,
       [
         spans.map((x) => x.location),
         spans.map((x) => x.metric),
@@ -280,9 +295,48 @@ export class AnomalyDetector {
         this.options.k,
       ],
     );
+    const index = new Map(spans.map((x, n) => [seriesKey(x.location, x.metric), n]));
     const series: Point[][] = spans.map(() => []);
-    for (const { n, ...point } of rows) series[Number(n) - 1].push({ ...point, value: Number(point.value) });
+    for (const row of rows) {
+      const location = source.location(row);
+      if (location === undefined) continue;
+      const ts = new Date(row.ts as number);
+      const tiebreak = source.tiebreak(row);
+      const source_key = row.source_key as string | null;
+      const line_no = row.line_no as string | null;
+      forEachValue(source, row, this.options.metrics, (metric, value) => {
+        const n = index.get(seriesKey(location, metric));
+        if (n !== undefined) series[n].push({ ts, value, tiebreak, source_key, line_no });
+      });
+    }
     return series.map((points) => points.sort(compareSeries));
+  }
+
+  /**
+   * The readings gold.anomalies holds (for this method) from each span's lo to the end of
+   * its series, by `pointKey`, in the order of `spans`: the only ones a rescore can clear.
+   */
+  private async storedAnomalies(
+    c: PoolClient,
+    spans: ReadonlyArray<{ location: string; metric: string; lo: number }>,
+    series: readonly Point[][],
+  ): Promise<Array<Set<string>>> {
+    const { rows } = await c.query<{ n: string; ts: number; reading: string }>(
+      `SELECT w.n, (extract(epoch FROM a.ts) * 1000)::float8 AS ts, a.reading
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY w(location_id, metric, lo, hi, n)
+         JOIN ${this.anomalies} a ON a.location_id = w.location_id AND a.metric = w.metric
+                                 AND a.ts >= w.lo AND a.ts <= w.hi AND a.method = $5`,
+      [
+        spans.map((x) => x.location),
+        spans.map((x) => x.metric),
+        spans.map((x) => new Date(x.lo)),
+        series.map((points, n) => points.at(-1)?.ts ?? new Date(spans[n].lo)),
+        this.options.method,
+      ],
+    );
+    const stored = spans.map(() => new Set<string>());
+    for (const r of rows) stored[Number(r.n) - 1].add(pointKey({ ts: new Date(r.ts), tiebreak: r.reading }));
+    return stored;
   }
 
   /** Deletes the anomalies of readings that are none any more; returns how many there were. */

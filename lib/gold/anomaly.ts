@@ -76,8 +76,11 @@ export function scoreSeries<P extends SeriesPoint>(
   o: ScoreOptions,
 ): Score<P>[] {
   const out: Score<P>[] = [];
+  // one array for every baseline: tens of thousands of points a batch, k values each
+  const before: number[] = [];
   for (const i of indices) {
-    const before = series.slice(Math.max(0, i - o.k), i).map((p) => p.value);
+    before.length = 0;
+    for (let j = Math.max(0, i - o.k); j < i; j++) before.push(series[j].value);
     if (before.length < Math.max(o.min, 2)) continue;
     const x = series[i].value;
     if (o.method === 'zscore') {

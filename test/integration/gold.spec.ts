@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { Pool } from 'pg';
 import { AnomalyDetector } from '../../lib/gold/anomaly-detector';
 import { Aggregator } from '../../lib/gold/aggregator';
+import { windowStats } from '../../lib/gold/window-stats';
 import { parseWindowSizes, windowOf } from '../../lib/gold/windows';
 import { TableWriter } from '../../lib/pg/bulk-write';
 import { DEFAULT_SCHEMAS, resolveTable } from '../../lib/pg/identifiers';
@@ -265,6 +266,135 @@ describe('gold windows against a direct computation (real PostgreSQL, fast-check
     );
     const at = found.map((r) => (r.ts.getTime() - START) / 600_000);
     assert.ok(!at.includes(150), `150 is scored with 140…149 in its baseline: ${JSON.stringify(at)}`);
+  });
+
+  it('reads wide tables once per location: environment rows score and aggregate as their long format, iot-temp ties by reading', async () => {
+    const progressTable = resolveTable('medallion.batches');
+    const options = { method: 'zscore' as const, threshold: 3, k: 20, min: 5, metrics: [] };
+    const sizes = parseWindowSizes('1h, 1d');
+    const writer = (table: string) =>
+      new TableWriter(pool, { table: resolveTable(table), onConflict: 'nothing', progressTable });
+    /** Batches of 37, in order or shuffled. */
+    const batchesOf = <T>(rows: T[], shuffled: boolean) => {
+      const order = shuffled
+        ? rows
+            .map((r, i) => ({ r, k: Math.sin(i * 78.233) }))
+            .sort((x, y) => x.k - y.k)
+            .map((x) => x.r)
+        : rows;
+      const out: T[][] = [];
+      for (let i = 0; i < order.length; i += 37) out.push(order.slice(i, i + 37));
+      return out;
+    };
+    const lineage = { quality_score: 1, rule_version: 'p/1', source_key: 'p' };
+    // two locations, 10-minute readings; humidity missing on every third row, so its k-th reading
+    // before a batch lies further back than temperature's; its spikes are the second row of a
+    // batch in order (a: rows 148…184, b: rows 222…258 of the file), scored against readings
+    // from before the batch
+    const wide: Array<Record<string, unknown>> = [];
+    for (const location_id of ['a', 'b']) {
+      for (let i = 0; i < 200; i++) {
+        const spike = (n: number) => (i === n ? 40 : 0);
+        wide.push({
+          location_id,
+          ts: new Date(START + i * 600_000),
+          temperature_celsius: 20 + Math.sin(i * 12.9898) + spike(location_id === 'a' ? 120 : 90),
+          humidity_percent:
+            i % 3 === 0 ? null : 50 + Math.sin(i * 4.1414) + spike(location_id === 'a' ? 149 : 23),
+          ...lineage,
+        });
+      }
+    }
+    const long = wide.flatMap((r) =>
+      ['temperature_celsius', 'humidity_percent']
+        .filter((metric) => r[metric] !== null)
+        .map((metric) => ({ location_id: r.location_id, metric, ts: r.ts, value: r[metric], ...lineage })),
+    );
+    async function outcome(table: string, rows: Array<Record<string, unknown>>, shuffled: boolean) {
+      await pool.query(
+        'TRUNCATE silver.readings, silver.environment_readings, silver.temperature_readings, gold.anomalies, medallion.batches',
+      );
+      const detector = new AnomalyDetector(pool, { ...DEFAULT_SCHEMAS }, { ...options });
+      for (const batch of batchesOf(rows, shuffled)) {
+        await writer(table).write(batch);
+        await detector.detect(table, batch);
+      }
+      const { rows: anomalies } = await pool.query(
+        `SELECT location_id, metric, ts, reading, round(score::numeric, 9)::float AS score
+           FROM gold.anomalies ORDER BY location_id, metric, ts, reading`,
+      );
+      const aggregator = new Aggregator(
+        pool,
+        { ...DEFAULT_SCHEMAS },
+        { sizes, metrics: [], percentiles: false },
+      );
+      return { anomalies, windows: await aggregator.windows(table, rows) };
+    }
+    for (const shuffled of [false, true]) {
+      const fromWide = await outcome('silver.environment_readings', wide, shuffled);
+      const fromLong = await outcome('silver.readings', long, shuffled);
+      assert.deepEqual(
+        fromWide.anomalies.map((r) => `${r.location_id} ${r.metric} ${(r.ts.getTime() - START) / 600_000}`),
+        [
+          'a humidity_percent 149',
+          'a temperature_celsius 120',
+          'b humidity_percent 23',
+          'b temperature_celsius 90',
+        ],
+      );
+      const how = shuffled ? 'shuffled' : 'in order';
+      assert.deepEqual(
+        fromWide,
+        fromLong,
+        `the same anomalies and windows from the wide and the long table, ${how}`,
+      );
+    }
+
+    // iot-temp: two readings of one room share a timestamp, the second a spike: flagged by its id
+    const temp: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 150; i++) {
+      const row = (id: string, value: number) => ({
+        id,
+        room_id: 'Room Admin',
+        out_in: 'In',
+        ts: new Date(START + i * 600_000),
+        temp: value,
+        ...lineage,
+      });
+      temp.push(row(`r${i}`, 30 + Math.sin(i * 12.9898)));
+      if (i === 100) temp.push(row('r100-bis', 70));
+    }
+    const { anomalies } = await outcome('silver.temperature_readings', temp, true);
+    assert.deepEqual(
+      anomalies.map((r) => [r.location_id, r.metric, (r.ts.getTime() - START) / 600_000, r.reading]),
+      [['Room Admin/In', 'temp', 100, 'r100-bis']],
+    );
+  });
+
+  it("computes a window's statistics to the bit as PostgreSQL's aggregates in value order do", async () => {
+    const value = fc
+      .oneof(
+        fc.integer({ min: -1e9, max: 1e9 }).map((n) => n / 1000),
+        fc.double({ min: -1e12, max: 1e12, noNaN: true }),
+        fc.constantFrom(0.1, 2.3, 7.22),
+      )
+      .filter((v) => !Object.is(v, -0)); // PostgreSQL compares -0 and 0 equal, so their order is the input's
+    await fc.assert(
+      fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 60 }), async (values) => {
+        const {
+          rows: [sql],
+        } = await pool.query(
+          `SELECT count(*)::int AS count, min(v) AS min, max(v) AS max, avg(v ORDER BY v) AS avg,
+                  stddev_samp(v ORDER BY v) AS stddev, percentile_cont(0.5) WITHIN GROUP (ORDER BY v) AS median,
+                  percentile_cont(0.95) WITHIN GROUP (ORDER BY v) AS p95
+             FROM unnest($1::float8[]) v`,
+          [values],
+        );
+        assert.deepEqual(windowStats(values, true), sql);
+        assert.deepEqual(windowStats(values, false), { ...sql, median: null, p95: null });
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('adds the median and 95th percentile when asked, and refuses a table it has no metrics for', async () => {

@@ -4,12 +4,22 @@ import { DEFAULT_SCHEMAS } from '../../lib/pg/identifiers';
 import {
   metricSource,
   parseWindowSizes,
-  recomputeSql,
-  touchedRanges,
-  touchedWindows,
+  rangeParams,
+  readSql,
+  WindowBins,
   WindowConfigError,
   windowOf,
+  type MetricSource,
+  type WindowSize,
 } from '../../lib/gold/windows';
+
+/** The windows `rows` touch, computed from `rows` themselves as silver. */
+const touchedWindows = (
+  source: MetricSource,
+  rows: Record<string, unknown>[],
+  sizes: WindowSize[],
+  only?: string[],
+) => new WindowBins(source, sizes, only).touch(rows).fill(rows).windows(false);
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -43,7 +53,7 @@ describe('lib/gold/windows', () => {
     );
   });
 
-  it('lists the windows a batch touches once, per metric with a value and per size', () => {
+  it('lists the windows a batch touches once, per metric with a value and per size, in key order', () => {
     const env = metricSource('silver.environment_readings')!;
     const ts = new Date('2024-05-01T08:15:00Z');
     const rows = [
@@ -58,12 +68,12 @@ describe('lib/gold/windows', () => {
         (k) => `${k.location_id} ${k.metric} ${k.window_start.toISOString()}→${k.window_end.toISOString()}`,
       ),
       [
-        '101 temperature_celsius 2024-05-01T08:00:00.000Z→2024-05-01T09:00:00.000Z',
         '101 temperature_celsius 2024-05-01T00:00:00.000Z→2024-05-02T00:00:00.000Z',
-        '102 temperature_celsius 2024-05-01T08:00:00.000Z→2024-05-01T09:00:00.000Z',
-        '102 temperature_celsius 2024-05-01T00:00:00.000Z→2024-05-02T00:00:00.000Z',
-        '102 mood_score 2024-05-01T08:00:00.000Z→2024-05-01T09:00:00.000Z',
+        '101 temperature_celsius 2024-05-01T08:00:00.000Z→2024-05-01T09:00:00.000Z',
         '102 mood_score 2024-05-01T00:00:00.000Z→2024-05-02T00:00:00.000Z',
+        '102 mood_score 2024-05-01T08:00:00.000Z→2024-05-01T09:00:00.000Z',
+        '102 temperature_celsius 2024-05-01T00:00:00.000Z→2024-05-02T00:00:00.000Z',
+        '102 temperature_celsius 2024-05-01T08:00:00.000Z→2024-05-01T09:00:00.000Z',
       ],
     );
     assert.deepEqual(
@@ -100,46 +110,91 @@ describe('lib/gold/windows', () => {
     assert.equal(metricSource(null), undefined);
   });
 
-  it('recomputes from the configured silver schema, with percentiles only when asked', () => {
-    const sql = recomputeSql(metricSource('readings')!, { ...DEFAULT_SCHEMAS, silver: 'plant_a' }, false);
+  it('reads silver back from the configured schema, by range, with ts in epoch milliseconds', () => {
+    const sql = readSql(metricSource('readings')!, { ...DEFAULT_SCHEMAS, silver: 'plant_a' });
     assert.match(sql, /FROM "plant_a"\."readings" s/);
-    assert.match(
-      sql,
-      /stddev_samp\(x\.value ORDER BY x\.value\)/,
-      'summed in value order: the same bits whatever the row order',
+    assert.match(sql, /s\.metric = w\.metric AND s\.ts >= w\.lo AND s\.ts < w\.hi/);
+    assert.match(sql, /\(extract\(epoch FROM s\.ts\) \* 1000\)::float8 AS ts/);
+    assert.deepEqual(rangeParams([{ location_id: '101', metric: '', lo: 0, hi: 3_600_000 }]), [
+      ['101'],
+      [''],
+      [new Date(0)],
+      [new Date(3_600_000)],
+    ]);
+  });
+
+  it("reads silver in ranges: meeting windows merged, a late reading's windows apart, per location", () => {
+    const env = metricSource('environment_readings')!;
+    const hours = parseWindowSizes('1h');
+    const ranges = (source: MetricSource, rows: Record<string, unknown>[], sizes = hours) =>
+      new WindowBins(source, sizes)
+        .touch(rows)
+        .ranges()
+        .map((r) => [r.location_id, r.metric, new Date(r.lo).toISOString(), new Date(r.hi).toISOString()]);
+    const reading = (location_id: string, ts: string, more: Record<string, unknown> = {}) => ({
+      location_id,
+      ts,
+      temperature_celsius: 20,
+      ...more,
+    });
+    assert.deepEqual(
+      ranges(env, [
+        reading('101', '2024-05-01T09:10:00Z'),
+        reading('101', '2024-05-01T08:20:00Z', { humidity_percent: 50 }),
+        // a late reading a month before
+        reading('101', '2024-04-01T08:00:00Z'),
+        reading('102', '2024-05-01T08:30:00Z'),
+      ]),
+      [
+        ['101', '', '2024-04-01T08:00:00.000Z', '2024-04-01T09:00:00.000Z'],
+        ['101', '', '2024-05-01T08:00:00.000Z', '2024-05-01T10:00:00.000Z'],
+        ['102', '', '2024-05-01T08:00:00.000Z', '2024-05-01T09:00:00.000Z'],
+      ],
+      'a wide row holds every metric: one range per location',
     );
-    assert.doesNotMatch(sql, /percentile_cont/);
-    assert.match(
-      recomputeSql(metricSource('readings')!, { ...DEFAULT_SCHEMAS }, true),
-      /percentile_cont\(0\.95\)/,
+    assert.deepEqual(
+      ranges(env, [reading('101', '2024-05-01T09:10:00Z')], parseWindowSizes('1h, 1d')),
+      [['101', '', '2024-05-01T00:00:00.000Z', '2024-05-02T00:00:00.000Z']],
+      'the day holds the hour',
+    );
+    const long = metricSource('readings')!;
+    assert.deepEqual(
+      ranges(long, [
+        { location_id: 'office', metric: 'co2', ts: '2024-05-01T08:00:00Z', value: 700 },
+        { location_id: 'office', metric: 'rh', ts: '2024-05-01T09:00:00Z', value: 40 },
+      ]),
+      [
+        ['office', 'co2', '2024-05-01T08:00:00.000Z', '2024-05-01T09:00:00.000Z'],
+        ['office', 'rh', '2024-05-01T09:00:00.000Z', '2024-05-01T10:00:00.000Z'],
+      ],
+      'long format: per location and metric',
     );
   });
 
-  it("reads silver in ranges: meeting windows of a series merged, a late reading's windows apart", () => {
-    const at = (iso: string) => new Date(iso);
-    const key = (location_id: string, metric: string, start: string, end: string) => ({
-      location_id,
-      metric,
-      window_start: at(start),
-      window_end: at(end),
-    });
-    const ranges = touchedRanges([
-      key('101', 't', '2024-05-01T09:00:00Z', '2024-05-01T10:00:00Z'),
-      key('101', 't', '2024-05-01T08:00:00Z', '2024-05-01T09:00:00Z'),
-      key('101', 't', '2024-05-01T00:00:00Z', '2024-05-02T00:00:00Z'),
-      // a late reading a month before
-      key('101', 't', '2024-04-01T08:00:00Z', '2024-04-01T09:00:00Z'),
-      key('102', 't', '2024-05-01T08:00:00Z', '2024-05-01T09:00:00Z'),
-      key('101', 'h', '2024-05-01T08:00:00Z', '2024-05-01T09:00:00Z'),
+  it("fills the touched windows with silver's values only, and computes each from them", () => {
+    const env = metricSource('environment_readings')!;
+    const bins = new WindowBins(env, parseWindowSizes('1h')).touch([
+      { location_id: '101', ts: Date.parse('2024-05-01T08:15:00Z'), temperature_celsius: 99, mood_score: 1 },
+    ]);
+    const at = (iso: string) => Date.parse(iso);
+    bins.fill([
+      // silver's values (the batch's 99 lost to an earlier reading with the same key: silver wins)
+      { location_id: '101', ts: at('2024-05-01T08:15:00Z'), temperature_celsius: 20, mood_score: null },
+      { location_id: '101', ts: at('2024-05-01T08:45:00Z'), temperature_celsius: 22, mood_score: 3 },
+      // outside the touched windows: another hour, another location
+      { location_id: '101', ts: at('2024-05-01T09:00:00Z'), temperature_celsius: 50 },
+      { location_id: '102', ts: at('2024-05-01T08:30:00Z'), temperature_celsius: 50 },
     ]);
     assert.deepEqual(
-      ranges.map((r) => [r.location_id, r.metric, r.window_start.toISOString(), r.window_end.toISOString()]),
+      bins.windows(false).map((w) => [w.metric, w.window_start.toISOString(), w.count, w.avg, w.stddev]),
       [
-        ['101', 't', '2024-04-01T08:00:00.000Z', '2024-04-01T09:00:00.000Z'],
-        ['101', 't', '2024-05-01T00:00:00.000Z', '2024-05-02T00:00:00.000Z'],
-        ['102', 't', '2024-05-01T08:00:00.000Z', '2024-05-01T09:00:00.000Z'],
-        ['101', 'h', '2024-05-01T08:00:00.000Z', '2024-05-01T09:00:00.000Z'],
+        ['mood_score', '2024-05-01T08:00:00.000Z', 1, 3, null],
+        ['temperature_celsius', '2024-05-01T08:00:00.000Z', 2, 21, Math.SQRT2],
       ],
     );
+    const empty = new WindowBins(env, parseWindowSizes('1h')).touch([
+      { location_id: '101', ts: at('2024-05-01T08:15:00Z'), temperature_celsius: 1 },
+    ]);
+    assert.deepEqual(empty.windows(true), [], 'no window where silver holds no value');
   });
 });
