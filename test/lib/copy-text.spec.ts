@@ -55,6 +55,21 @@ describe('lib/pg/copy-text', () => {
     assert.equal(fieldText(Number.POSITIVE_INFINITY, 'other'), 'Infinity');
   });
 
+  it('writes numbers and dates as fieldText does, without scanning them for escapes', () => {
+    for (const [value, kind] of [
+      [2.5, 'other'],
+      [-0.000001, 'other'],
+      [Number.NaN, 'other'],
+      [Number.NEGATIVE_INFINITY, 'other'],
+      [new Date('2026-01-02T03:04:05.678Z'), 'timestamp'],
+      [new Date('nope'), 'timestamp'],
+      [1_700_000_000_000, 'timestamp'],
+      [7, 'json'],
+    ] as const) {
+      assert.equal(copyField(value, kind), fieldText(value, kind), `${String(value)} ${kind}`);
+    }
+  });
+
   it('encodes arrays as array literals with quoting', () => {
     assert.equal(fieldText([1, 2, null], 'array'), '{"1","2",NULL}');
     assert.equal(fieldText(['a"b', 'c\\d', 'e,f'], 'array'), '{"a\\"b","c\\\\d","e,f"}');
