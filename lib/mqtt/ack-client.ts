@@ -118,14 +118,20 @@ export class AckClient extends EventEmitter {
   ackThrough(connection: number, seq: number): number {
     if (connection !== this.connection || !this.connected) return 0;
     let n = 0;
-    while (this.unacked.length && this.unacked[0].seq <= seq) {
-      const { messageId } = this.unacked.shift()!;
-      if (messageId)
-        this.write(
-          this.protocol === 5 ? { cmd: 'puback', messageId, reasonCode: 0 } : { cmd: 'puback', messageId },
-        );
-      n++;
-    }
+    while (n < this.unacked.length && this.unacked[n].seq <= seq) n++;
+    // one write for a batch's PUBACKs, and one splice: thousands of messages a batch
+    const packets = this.unacked
+      .splice(0, n)
+      .filter((u) => u.messageId)
+      .map(({ messageId }) =>
+        mqttPacket.generate(
+          (this.protocol === 5
+            ? { cmd: 'puback', messageId, reasonCode: 0 }
+            : { cmd: 'puback', messageId }) as unknown as Packet,
+          { protocolVersion: this.protocol },
+        ),
+      );
+    if (packets.length) this.writeBuffer(Buffer.concat(packets));
     return n;
   }
 
@@ -271,9 +277,13 @@ export class AckClient extends EventEmitter {
   }
 
   private write(packet: Record<string, unknown>): void {
+    this.writeBuffer(mqttPacket.generate(packet as unknown as Packet, { protocolVersion: this.protocol }));
+  }
+
+  private writeBuffer(bytes: Buffer): void {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
-    socket.write(mqttPacket.generate(packet as unknown as Packet, { protocolVersion: this.protocol }));
+    socket.write(bytes);
   }
 
   private startPing(): void {

@@ -44,6 +44,8 @@ export class MqttIngest extends EventEmitter {
   private readonly batches: MessageBatches<number>;
   private pending: Pending[] = [];
   private readonly committedBatches = new Set<number>();
+  /** Messages of each batch sent on and not yet acknowledged. */
+  private readonly inFlight = new Map<number, number>();
   /** The ack layers each batch has reached so far. */
   private readonly reached = new Map<number, Set<string>>();
   private connection = 0;
@@ -69,6 +71,7 @@ export class MqttIngest extends EventEmitter {
       this.pending = [];
       this.reached.clear();
       this.committedBatches.clear();
+      this.inFlight.clear();
       this.emit('disconnect', info);
     });
     client.on('error', (err: Error) => this.emit('error', err));
@@ -105,18 +108,26 @@ export class MqttIngest extends EventEmitter {
     reached.add(layer);
     if (reached.size < this.options.ackLayers.length) return;
     this.reached.delete(batch);
+    // none of its messages waits (a batch of an earlier connection: the broker sends them again)
+    if (!this.inFlight.has(batch)) return;
     this.committedBatches.add(batch);
-    let through = 0;
-    while (this.pending.length && this.pending[0].batch !== undefined) {
-      const head = this.pending[0];
-      if (!this.committedBatches.has(head.batch!)) break;
-      through = head.seq;
-      this.pending.shift();
+    let n = 0;
+    for (; n < this.pending.length; n++) {
+      const b = this.pending[n].batch;
+      if (b === undefined || !this.committedBatches.has(b)) break;
     }
-    if (through) this.client.ackThrough(this.connection, through);
+    if (!n) return;
+    const acked = this.pending.splice(0, n);
+    this.client.ackThrough(this.connection, acked[n - 1].seq);
     // a batch none of whose messages waits any more is not looked up again
-    const waiting = new Set(this.pending.map((p) => p.batch));
-    for (const b of this.committedBatches) if (!waiting.has(b)) this.committedBatches.delete(b);
+    for (const { batch: b } of acked) {
+      const left = this.inFlight.get(b!)! - 1;
+      if (left) this.inFlight.set(b!, left);
+      else {
+        this.inFlight.delete(b!);
+        this.committedBatches.delete(b!);
+      }
+    }
   }
 
   /**
@@ -170,7 +181,14 @@ export class MqttIngest extends EventEmitter {
 
   private send(batch: ReadingBatch, seqs: number[]): void {
     const of = new Set(seqs);
-    for (const p of this.pending) if (of.has(p.seq)) p.batch = batch.source.batch;
+    let n = 0;
+    for (const p of this.pending) {
+      if (of.has(p.seq)) {
+        p.batch = batch.source.batch;
+        n++;
+      }
+    }
+    if (n) this.inFlight.set(batch.source.batch, n);
     this.emit('batch', batch);
   }
 }
