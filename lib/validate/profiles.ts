@@ -69,11 +69,22 @@ function requiredColumns(rules: RuleSetInput): string[] {
 export function detectProfile(columns: Iterable<string>): string | undefined {
   const have = new Set(columns);
   return Object.keys(PROFILES).find((name) => {
-    const inputs = inputColumns(PROFILES[name]);
+    const { inputs, known, required } = shapeOf(name);
     if (inputs.every((c) => have.has(c))) return true;
-    const known = new Set(inputs);
-    return requiredColumns(PROFILES[name]).every((c) => have.has(c)) && [...have].every((c) => known.has(c));
+    return required.every((c) => have.has(c)) && [...have].every((c) => known.has(c));
   });
+}
+
+/** A built-in profile's input, known and required columns, worked out once (MQTT asks for every reading). */
+const SHAPES = new Map<string, { inputs: string[]; known: Set<string>; required: string[] }>();
+function shapeOf(name: string) {
+  let shape = SHAPES.get(name);
+  if (!shape) {
+    const inputs = inputColumns(PROFILES[name]);
+    shape = { inputs, known: new Set(inputs), required: requiredColumns(PROFILES[name]) };
+    SHAPES.set(name, shape);
+  }
+  return shape;
 }
 
 /**
@@ -84,9 +95,10 @@ export function closestProfile(columns: Iterable<string>): { name: string; missi
   const have = new Set(columns);
   let best: { name: string; missing: string[]; shared: number } | undefined;
   for (const name of Object.keys(PROFILES)) {
-    const shared = inputColumns(PROFILES[name]).filter((c) => have.has(c)).length;
+    const { inputs, required } = shapeOf(name);
+    const shared = inputs.filter((c) => have.has(c)).length;
     if (shared && (!best || shared > best.shared)) {
-      best = { name, shared, missing: requiredColumns(PROFILES[name]).filter((c) => !have.has(c)) };
+      best = { name, shared, missing: required.filter((c) => !have.has(c)) };
     }
   }
   return best && { name: best.name, missing: best.missing };
