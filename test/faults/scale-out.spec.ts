@@ -342,7 +342,13 @@ describe('scale-out: two Node-RED instances, one landing folder, one broker, one
     );
     assert.equal(resumed?.instance, survivor.name, 'the survivor resumed the file');
     // the run's counts as one instance would have them: no row of the killed instance's batches counted twice
-    const [run] = await query<{ duplicate: number; inserted: number }>(
+    const [run] = await query<{
+      status: string;
+      read: number;
+      inserted: number;
+      duplicate: number;
+      quarantined: number;
+    }>(
       db.url,
       `SELECT status, rows_read::int AS read, rows_inserted::int AS inserted, rows_duplicate::int AS duplicate,
               rows_quarantined::int AS quarantined FROM medallion.runs WHERE source = 'file:big.csv'`,
