@@ -75,28 +75,38 @@ export async function memory(bytesWanted = BYTES): Promise<MemoryResult> {
       });
       const launcher = p.child.pid!;
       const hwm = new Map<number, number>();
-      const samples: Array<{ at: number; rss: number }> = [];
-      let runtime: number | undefined;
+      const samples = new Map<number, Array<{ at: number; rss: number }>>();
+      // the launcher and its children (the relaunched Node-RED, and whatever else it may start)
       const sample = () => {
         const l = procStatus(launcher);
         if (!l) return;
-        hwm.set(launcher, l.hwm);
-        // the Node-RED process: the relaunched child, or the launcher itself when it was not relaunched
-        runtime = l.children[0] ?? runtime ?? launcher;
-        const r = runtime === launcher ? l : procStatus(runtime);
-        if (!r) return;
-        hwm.set(runtime, r.hwm);
-        samples.push({ at: Date.now(), rss: r.rss });
+        const at = Date.now();
+        for (const [pid, s] of [
+          [launcher, l] as const,
+          ...l.children.map((c) => [c, procStatus(c)] as const),
+        ]) {
+          // an exited child not yet reaped has no memory lines: keep what it had
+          if (!s || !s.hwm) continue;
+          hwm.set(pid, s.hwm);
+          if (!samples.has(pid)) samples.set(pid, []);
+          samples.get(pid)!.push({ at, rss: s.rss });
+        }
       };
       const timer = setInterval(sample, SAMPLE_MS);
       const code = await p.exited(6 * 3600_000).finally(() => clearInterval(timer));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (code !== 0) throw new Error(`medallion ingest exited ${code}:\n${p.output().slice(-2000)}`);
-      if (runtime === undefined || !samples.length) throw new Error('the runtime was never sampled');
-      const t0 = samples[0].at;
-      const span = samples.at(-1)!.at - t0 || 1;
+      // the process running Node-RED: the child that grew largest, or the launcher when it was not relaunched
+      const children = [...hwm.keys()].filter((pid) => pid !== launcher);
+      const runtime = children.length
+        ? children.reduce((a, b) => (hwm.get(b)! > hwm.get(a)! ? b : a))
+        : launcher;
+      const runtimeSamples = samples.get(runtime) ?? [];
+      if (!runtimeSamples.length) throw new Error('the runtime was never sampled');
+      const t0 = runtimeSamples[0].at;
+      const span = runtimeSamples.at(-1)!.at - t0 || 1;
       const quarters = [0, 0, 0, 0];
-      for (const s of samples) {
+      for (const s of runtimeSamples) {
         const q = Math.min(3, Math.floor((4 * (s.at - t0)) / span));
         quarters[q] = Math.max(quarters[q], s.rss);
       }
@@ -107,8 +117,8 @@ export async function memory(bytesWanted = BYTES): Promise<MemoryResult> {
         bytes,
         seconds: Math.round(seconds * 100) / 100,
         rowsPerSecond: Math.round(rows / seconds),
-        peakRssMB: mb(hwm.get(runtime) ?? 0),
-        launcherPeakRssMB: runtime === launcher ? undefined : mb(hwm.get(launcher) ?? 0),
+        peakRssMB: mb(hwm.get(runtime)!),
+        launcherPeakRssMB: runtime === launcher ? undefined : mb(hwm.get(launcher)!),
         rssByQuarterMB: quarters.map(mb),
         heapLimitMB: process.env.MEDALLION_HEAP_MB ?? 'default',
       };
