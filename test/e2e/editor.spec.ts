@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Dialog } from 'playwright-core';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { openEditor, type Editor } from '../support/editor';
+import { openEditor, trayOpen, type Editor } from '../support/editor';
 import { clearSession, SHARED_MQTT_URL } from '../support/mqtt';
 import { nodeRedDir } from '../support/node-red';
 
@@ -86,7 +86,19 @@ describe('the editor in Chromium', function () {
       await editor.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`);
       // what the page said, then a fresh page, so one test's open dialog does not fail the next
       console.log(`    browser errors: ${JSON.stringify(editor.errors)}`);
+      console.log(`    browser console, last 20: ${JSON.stringify(editor.console.slice(-20))}`);
+      // which dialogs were open and where, and what the editor notified
+      const trays = await editor.page.evaluate(() => ({
+        trays: Array.from(document.querySelectorAll('.red-ui-tray')).map(
+          (t) => `${t.querySelector('form')?.id ?? '?'} right ${getComputedStyle(t).right}`,
+        ),
+        notifications: Array.from(document.querySelectorAll('.red-ui-notification')).map((n) =>
+          n.textContent?.trim(),
+        ),
+      }));
+      console.log(`    editor: ${JSON.stringify(trays)}`);
       editor.errors.length = 0;
+      editor.console.length = 0;
       // the editor asks before leaving unsaved changes: leave them
       const leave = (d: Dialog) => void d.accept();
       editor.page.on('dialog', leave);
@@ -156,21 +168,14 @@ describe('the editor in Chromium', function () {
       );
       assert.ok(id, `${type} was dropped on the workspace`);
       await page.dblclick(`[id="${id}"] .red-ui-flow-node`);
+      await trayOpen(page, '#dialog-form');
       const input = page.locator(`#node-input-${field}`);
-      await input.waitFor({ state: 'attached' });
       if (node === 'pg-write') {
-        // the first node that needs a database: make the pg-config through its pencil button
+        // the first node that needs a database: make the pg-config through its + button
         await page.click('#node-input-btn-pgConfig-add');
-        // the pg-write tray slides out, the config tray in; its form is ready once its
-        // oneditprepare made the URL a typed input and the tray has stopped moving
-        await page.waitForFunction(() => {
-          const tray = document.querySelector('#node-config-dialog-edit-form')?.closest('.red-ui-tray');
-          return (
-            !!tray &&
-            getComputedStyle(tray).right === '0px' &&
-            !!tray.querySelector('.medallion-pg-url .red-ui-typedInput-container')
-          );
-        });
+        // the pg-write tray slides out, the config tray in; its oneditprepare made the URL a typed input
+        await trayOpen(page, '#node-config-dialog-edit-form');
+        await page.locator('.medallion-pg-url .red-ui-typedInput-container').waitFor();
         await page.locator('#node-config-input-poolSize').fill('0');
         await page.locator('#node-config-input-poolSize').dispatchEvent('change');
         assert.ok(

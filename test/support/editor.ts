@@ -18,6 +18,11 @@ export interface Editor {
   /** Console errors and uncaught page errors since the page opened. */
   errors: string[];
   /**
+   * Every console message since the page opened, `type: text`: the editor logs what goes wrong
+   * in a node's oneditprepare with console.log.
+   */
+  console: string[];
+  /**
    * Saves test-artifacts/<name>.png (node-red-<version>-<name>.png on the compatibility leg), the
    * page (`fullPage`: all of it) or the `clip` rectangle of it; returns its path.
    */
@@ -50,7 +55,9 @@ async function openPage(
     });
     const page = await browser.newPage({ viewport, acceptDownloads: true });
     const errors: string[] = [];
+    const messages: string[] = [];
     page.on('console', (m) => {
+      messages.push(`${m.type()}: ${m.text()}`);
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
@@ -67,6 +74,7 @@ async function openPage(
       page,
       nodeRed,
       errors,
+      console: messages,
       async screenshot(name, clip, fullPage) {
         mkdirSync(ARTIFACTS, { recursive: true });
         // the compatibility leg's pictures beside 4.1's, not over them
@@ -104,4 +112,17 @@ export function openDashboard(opts: Options, path: string): Promise<Editor> {
   return openPage(opts, path, { width: 1600, height: 1200 }, async (page) => {
     await page.waitForSelector('.nrdb-ui-widget', { timeout: 60_000 });
   });
+}
+
+/**
+ * Resolves once the edit tray holding `form` (`#dialog-form` for a node,
+ * `#node-config-dialog-edit-form` for a config node) is built and has slid in. Until its build
+ * has finished the editor ignores a click that opens another dialog (a config node's + button):
+ * the tray only starts to slide after it.
+ */
+export async function trayOpen(page: Page, form: string): Promise<void> {
+  await page.waitForFunction((selector) => {
+    const tray = document.querySelector(selector)?.closest('.red-ui-tray');
+    return !!tray && getComputedStyle(tray).right === '0px';
+  }, form);
 }
