@@ -124,11 +124,8 @@ export class AckClient extends EventEmitter {
       .splice(0, n)
       .filter((u) => u.messageId)
       .map(({ messageId }) =>
-        mqttPacket.generate(
-          (this.protocol === 5
-            ? { cmd: 'puback', messageId, reasonCode: 0 }
-            : { cmd: 'puback', messageId }) as unknown as Packet,
-          { protocolVersion: this.protocol },
+        this.encode(
+          this.protocol === 5 ? { cmd: 'puback', messageId, reasonCode: 0 } : { cmd: 'puback', messageId },
         ),
       );
     if (packets.length) this.writeBuffer(Buffer.concat(packets));
@@ -277,7 +274,11 @@ export class AckClient extends EventEmitter {
   }
 
   private write(packet: Record<string, unknown>): void {
-    this.writeBuffer(mqttPacket.generate(packet as unknown as Packet, { protocolVersion: this.protocol }));
+    this.writeBuffer(this.encode(packet));
+  }
+
+  private encode(packet: Record<string, unknown>): Buffer {
+    return mqttPacket.generate(packet as unknown as Packet, { protocolVersion: this.protocol });
   }
 
   private writeBuffer(bytes: Buffer): void {
