@@ -61,6 +61,12 @@ function requiredColumns(rules: RuleSetInput): string[] {
   });
 }
 
+/** Each built-in profile's input, known and required columns, worked out once (MQTT asks for every reading). */
+const SHAPES = Object.entries(PROFILES).map(([name, rules]) => {
+  const inputs = inputColumns(rules);
+  return { name, inputs, known: new Set(inputs), required: requiredColumns(rules) };
+});
+
 /**
  * The built-in profile a record fits: it has every input column of the profile (a file
  * may have more), or it has the required and key columns and nothing the profile does
@@ -68,23 +74,10 @@ function requiredColumns(rules: RuleSetInput): string[] {
  */
 export function detectProfile(columns: Iterable<string>): string | undefined {
   const have = new Set(columns);
-  return Object.keys(PROFILES).find((name) => {
-    const { inputs, known, required } = shapeOf(name);
+  return SHAPES.find(({ inputs, known, required }) => {
     if (inputs.every((c) => have.has(c))) return true;
     return required.every((c) => have.has(c)) && [...have].every((c) => known.has(c));
-  });
-}
-
-/** A built-in profile's input, known and required columns, worked out once (MQTT asks for every reading). */
-const SHAPES = new Map<string, { inputs: string[]; known: Set<string>; required: string[] }>();
-function shapeOf(name: string) {
-  let shape = SHAPES.get(name);
-  if (!shape) {
-    const inputs = inputColumns(PROFILES[name]);
-    shape = { inputs, known: new Set(inputs), required: requiredColumns(PROFILES[name]) };
-    SHAPES.set(name, shape);
-  }
-  return shape;
+  })?.name;
 }
 
 /**
@@ -94,8 +87,7 @@ function shapeOf(name: string) {
 export function closestProfile(columns: Iterable<string>): { name: string; missing: string[] } | undefined {
   const have = new Set(columns);
   let best: { name: string; missing: string[]; shared: number } | undefined;
-  for (const name of Object.keys(PROFILES)) {
-    const { inputs, required } = shapeOf(name);
+  for (const { name, inputs, required } of SHAPES) {
     const shared = inputs.filter((c) => have.has(c)).length;
     if (shared && (!best || shared > best.shared)) {
       best = { name, shared, missing: required.filter((c) => !have.has(c)) };
