@@ -40,13 +40,7 @@ export function parseWindowSizes(text: string): WindowSize[] {
   return [...sizes.values()].sort((a, b) => a.ms - b.ms);
 }
 
-/** The tumbling window of `size` holding `ts` (windows are aligned to the Unix epoch, UTC). */
-export function windowOf(ts: number, size: number): { start: number; end: number } {
-  const start = windowStart(ts, size);
-  return { start, end: start + size };
-}
-
-/** The start of the tumbling window of `size` holding `ts`. */
+/** The start of the tumbling window of `size` holding `ts` (windows are aligned to the Unix epoch, UTC). */
 export function windowStart(ts: number, size: number): number {
   return Math.floor(ts / size) * size;
 }

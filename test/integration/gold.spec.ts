@@ -10,7 +10,7 @@ import { Pool } from 'pg';
 import { AnomalyDetector } from '../../lib/gold/anomaly-detector';
 import { Aggregator } from '../../lib/gold/aggregator';
 import { windowStats } from '../../lib/gold/window-stats';
-import { parseWindowSizes, windowOf } from '../../lib/gold/windows';
+import { parseWindowSizes, windowStart } from '../../lib/gold/windows';
 import { TableWriter } from '../../lib/pg/bulk-write';
 import { DEFAULT_SCHEMAS, resolveTable } from '../../lib/pg/identifiers';
 import { migrate } from '../../lib/pg/migrations';
@@ -128,8 +128,8 @@ describe('gold windows against a direct computation (real PostgreSQL, fast-check
         const expected = new Map<string, number[]>();
         for (const r of rows) {
           for (const size of sizes) {
-            const w = windowOf(r.ts.getTime(), size.ms);
-            const key = `${r.location_id}|${r.metric}|${w.start}|${w.end}`;
+            const start = windowStart(r.ts.getTime(), size.ms);
+            const key = `${r.location_id}|${r.metric}|${start}|${start + size.ms}`;
             expected.set(key, [...(expected.get(key) ?? []), r.value]);
           }
         }
